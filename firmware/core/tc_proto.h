@@ -1,0 +1,33 @@
+/* tc_proto.h - wire constants of the serial protocol (docs/protocol.md). */
+#ifndef TC_PROTO_H
+#define TC_PROTO_H
+
+#define TC_PROTO_VERSION 1u
+#define TC_HDR_BYTES 8u /* u8 version, u8 type, u16 req_id, u32 body_len (little-endian) */
+#define TC_CRC_BYTES 4u /* zlib.crc32 over header + body, little-endian */
+
+enum tc_msg_type {
+  TC_T_HELLO = 0x01,
+  TC_T_ECHO = 0x02,
+  TC_T_RUN = 0x03,
+  TC_T_INFO = 0x81,
+  TC_T_ECHO_REPLY = 0x82,
+  TC_T_RUN_RESULT = 0x83,
+  TC_T_ERROR = 0xEE,
+};
+
+enum tc_err_code {
+  TC_E_BAD_CRC = 1,
+  TC_E_TOO_LONG = 2,
+  TC_E_UNKNOWN_TYPE = 3,
+  TC_E_BAD_LENGTH = 4,
+  TC_E_BAD_MODEL = 5,
+  TC_E_RUN_FAILED = 6,
+  TC_E_BAD_VERSION = 7,
+  TC_E_BAD_FRAMING = 8,
+};
+
+#define TC_RUN_HDR_BYTES 4u    /* u8 model_idx + 3 reserved */
+#define TC_RUN_TICKS_BYTES 8u  /* u64 ticks before the output */
+
+#endif /* TC_PROTO_H */

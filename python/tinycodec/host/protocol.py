@@ -1,0 +1,165 @@
+"""Messages of the device protocol (docs/protocol.md): constants, typed results, pack/parse."""
+
+from __future__ import annotations
+
+import enum
+import struct
+from dataclasses import dataclass
+
+from .framing import PROTO_VERSION
+
+__all__ = [
+    "PROTO_VERSION", "MsgType", "ErrorCode", "ModelInfo", "Info", "RunResult", "DeviceErrorInfo",
+    "ProtocolError", "pack_run", "parse_info", "parse_run_result", "parse_error", "pack_error_body",
+]
+
+
+class MsgType(enum.IntEnum):
+    HELLO = 0x01
+    ECHO = 0x02
+    RUN = 0x03
+    INFO = 0x81
+    ECHO_REPLY = 0x82
+    RUN_RESULT = 0x83
+    ERROR = 0xEE
+
+
+class ErrorCode(enum.IntEnum):
+    BAD_CRC = 1
+    TOO_LONG = 2
+    UNKNOWN_TYPE = 3
+    BAD_LENGTH = 4
+    BAD_MODEL = 5
+    RUN_FAILED = 6
+    BAD_VERSION = 7
+    BAD_FRAMING = 8
+
+
+class ProtocolError(Exception):
+    """The device sent something that does not follow the protocol."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    in_shape: tuple[int, int, int]  # h, w, c
+    out_shape: tuple[int, int, int]
+
+    @property
+    def input_bytes(self) -> int:
+        h, w, c = self.in_shape
+        return h * w * c
+
+    @property
+    def output_bytes(self) -> int:
+        h, w, c = self.out_shape
+        return h * w * c
+
+
+@dataclass(frozen=True)
+class Info:
+    proto_version: int
+    tick_hz: int
+    ram_bytes: int
+    max_body: int
+    model_hash: bytes
+    fw_version: str
+    board: str
+    backend: str
+    models: tuple[ModelInfo, ...]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    ticks: int  # device timer ticks of the backend run only (instructions/40 under QEMU icount)
+    output: bytes
+    tick_hz: int = 0
+
+    @property
+    def seconds(self) -> float:
+        return self.ticks / self.tick_hz if self.tick_hz else float("nan")
+
+
+@dataclass(frozen=True)
+class DeviceErrorInfo:
+    code: int
+    message: str
+
+    @property
+    def name(self) -> str:
+        try:
+            return ErrorCode(self.code).name
+        except ValueError:
+            return f"ERROR_{self.code}"
+
+
+_INFO_FIXED = struct.Struct("<BBHIII32s")
+_SHAPES = struct.Struct("<6H")
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = data, 0
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise ProtocolError(f"body truncated at offset {self.pos} (+{n} of {len(self.data)})")
+        out = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def string(self) -> str:
+        (n,) = self.take(1)
+        return self.take(n).decode("ascii", errors="replace")
+
+
+def parse_info(body: bytes) -> Info:
+    r = _Reader(body)
+    ver, n_models, _res, tick_hz, ram, max_body, mhash = _INFO_FIXED.unpack(r.take(_INFO_FIXED.size))
+    fw, board, backend = r.string(), r.string(), r.string()
+    models = []
+    for _ in range(n_models):
+        name = r.string()
+        ih, iw, ic, oh, ow, oc = _SHAPES.unpack(r.take(_SHAPES.size))
+        models.append(ModelInfo(name, (ih, iw, ic), (oh, ow, oc)))
+    return Info(ver, tick_hz, ram, max_body, bytes(mhash), fw, board, backend, tuple(models))
+
+
+def pack_info(info: Info) -> bytes:
+    """INFO body (used by tests and device simulators)."""
+
+    def s(x: str) -> bytes:
+        b = x.encode("ascii")
+        return bytes([len(b)]) + b
+
+    out = _INFO_FIXED.pack(info.proto_version, len(info.models), 0, info.tick_hz, info.ram_bytes,
+                           info.max_body, info.model_hash)
+    out += s(info.fw_version) + s(info.board) + s(info.backend)
+    for m in info.models:
+        out += s(m.name) + _SHAPES.pack(*m.in_shape, *m.out_shape)
+    return out
+
+
+def pack_run(model_idx: int, data: bytes) -> bytes:
+    if not 0 <= model_idx <= 255:
+        raise ValueError("model_idx must fit in a u8")
+    return bytes([model_idx, 0, 0, 0]) + bytes(data)
+
+
+def parse_run_result(body: bytes, tick_hz: int = 0) -> RunResult:
+    if len(body) < 8:
+        raise ProtocolError(f"RUN_RESULT body of {len(body)} bytes, need >= 8")
+    (ticks,) = struct.unpack_from("<Q", body)
+    return RunResult(ticks, bytes(body[8:]), tick_hz)
+
+
+def pack_error_body(code: int, message: str) -> bytes:
+    msg = message.encode("ascii", errors="replace")
+    return struct.pack("<BBH", code, 0, len(msg)) + msg
+
+
+def parse_error(body: bytes) -> DeviceErrorInfo:
+    if len(body) < 4:
+        raise ProtocolError(f"ERROR body of {len(body)} bytes, need >= 4")
+    code, _res, n = struct.unpack_from("<BBH", body)
+    return DeviceErrorInfo(code, body[4 : 4 + n].decode("ascii", errors="replace"))

@@ -1,0 +1,188 @@
+"""Boot firmware on an emulated board (QEMU) with its UART0 on a local TCP port.
+
+    with QemuBoard("build/firmware.elf", board="qemu") as q:
+        dev = Device(q.url)            # socket://127.0.0.1:PORT
+
+`python -m tinycodec.host.qemu --elf X.elf [--board qemu]` boots and keeps running until Ctrl-C.
+Timing: -icount shift=0 makes virtual time advance 1 ns per guest instruction, so device ticks are
+deterministic instruction counts (not cycles).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+__all__ = ["BOARDS", "QemuError", "QemuBoard", "qemu_command", "free_port", "build_firmware",
+           "REPO_ROOT"]
+
+QEMU_BIN = "qemu-system-arm"
+# board name (as used by `make flash BOARD=...`) -> QEMU machine
+BOARDS = {"qemu": "mps2-an386", "qemu_m4": "mps2-an386", "mps2-an386": "mps2-an386",
+          "qemu_m55": "mps3-an547", "mps3-an547": "mps3-an547"}
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+class QemuError(RuntimeError):
+    """QEMU is missing, failed to start, or died."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def qemu_command(elf: str | os.PathLike[str], machine: str, port: int, semihosting: bool = False) -> list[str]:
+    cmd = [
+        QEMU_BIN, "-M", machine, "-icount", "shift=0", "-nographic", "-monitor", "none",
+        "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on", "-kernel", str(elf),
+    ]
+    if semihosting:
+        cmd += ["-semihosting-config", "enable=on,target=native"]
+    return cmd
+
+
+class QemuBoard:
+    """A running QEMU with the firmware; `.url` is the pyserial URL of the device UART."""
+
+    def __init__(self, elf: str | os.PathLike[str], board: str = "qemu", machine: str | None = None,
+                 start_timeout: float = 10.0, log_path: str | os.PathLike[str] | None = None) -> None:
+        self.elf = Path(elf)
+        self.machine = machine or BOARDS.get(board, board)
+        self.start_timeout = start_timeout
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log_path = Path(log_path) if log_path else None
+        self._log = None
+
+    @property
+    def url(self) -> str:
+        return f"socket://127.0.0.1:{self.port}"
+
+    def start(self) -> QemuBoard:
+        exe = shutil.which(QEMU_BIN)
+        if exe is None:
+            raise QemuError(f"{QEMU_BIN} not found: apt-get install qemu-system-arm")
+        if not self.elf.is_file():
+            raise QemuError(f"firmware ELF not found: {self.elf}")
+        for _attempt in range(3):  # the free port can be taken between probe and bind: retry
+            self.port = free_port()
+            if self._log_path:
+                self._log = open(self._log_path, "wb")  # noqa: SIM115
+            else:
+                self._log = tempfile.TemporaryFile()
+            self.proc = subprocess.Popen(qemu_command(self.elf, self.machine, self.port),
+                                         stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
+            if self._wait_listening():
+                return self
+            self._kill()
+        raise QemuError(f"QEMU did not open the serial port: {self.output()[-2000:]}")
+
+    def _wait_listening(self) -> bool:
+        """QEMU (wait=on) does not run the guest before a client connects, so probing the port would
+        consume the connection. Watch for the listening socket instead (via /proc or by polling)."""
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.proc is None or self.proc.poll() is not None:
+                return False
+            if _is_listening(self.port):
+                return True
+            time.sleep(0.02)
+        return False
+
+    def output(self) -> str:
+        """What QEMU printed on stdout/stderr so far (errors, guest faults)."""
+        if self._log is None:
+            return ""
+        self._log.flush()
+        self._log.seek(0)
+        data = self._log.read()
+        self._log.seek(0, os.SEEK_END)
+        return data.decode(errors="replace")
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def _kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+    def close(self) -> None:
+        self._kill()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> QemuBoard:
+        return self.start() if self.proc is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _is_listening(port: int) -> bool:
+    want = f"0100007F:{port:04X}"
+    try:
+        with open("/proc/net/tcp") as f:
+            for line in f.readlines()[1:]:
+                parts = line.split()
+                if parts[1] == want and parts[3] == "0A":  # 0A = LISTEN
+                    return True
+        return False
+    except OSError:  # no /proc: give QEMU a moment instead
+        time.sleep(0.3)
+        return True
+
+
+def build_firmware(env: str = "qemu_m4_selftest", project_dir: str | os.PathLike[str] | None = None,
+                   timeout: float = 600.0) -> Path:
+    """Build a PlatformIO env offline and return the ELF path (.pio/build/<env>/firmware.elf)."""
+    root = Path(project_dir) if project_dir else REPO_ROOT
+    pio = shutil.which("pio") or str(Path(sys.executable).parent / "pio")
+    if not Path(pio).exists() and shutil.which(pio) is None:
+        raise QemuError("PlatformIO (pio) not found: pip install platformio==6.2.0")
+    res = subprocess.run([pio, "run", "-e", env, "-d", str(root)], capture_output=True, text=True,
+                         timeout=timeout)
+    if res.returncode != 0:
+        raise QemuError(f"pio run -e {env} failed:\n{res.stdout[-3000:]}\n{res.stderr[-2000:]}")
+    return root / ".pio" / "build" / env / "firmware.elf"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tinycodec.host.qemu", description=__doc__.splitlines()[0])
+    ap.add_argument("--elf", required=True, help="firmware ELF to boot")
+    ap.add_argument("--board", default="qemu", help=f"board name ({', '.join(BOARDS)})")
+    ap.add_argument("--machine", default=None, help="QEMU machine (overrides --board)")
+    args = ap.parse_args(argv)
+    try:
+        with QemuBoard(args.elf, board=args.board, machine=args.machine) as q:
+            sys.stdout.write(f"{q.machine}: serial on {q.url}  (QEMU pid {q.proc.pid if q.proc else '?'}; "
+                             "Ctrl-C to stop)\n")
+            sys.stdout.flush()
+            with contextlib.suppress(KeyboardInterrupt):
+                while q.alive():
+                    time.sleep(0.5)
+            if not q.alive():
+                sys.stderr.write(q.output())
+    except QemuError as e:
+        sys.stderr.write(f"error: {e}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
