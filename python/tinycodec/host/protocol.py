@@ -9,8 +9,19 @@ from dataclasses import dataclass
 from .framing import PROTO_VERSION
 
 __all__ = [
-    "PROTO_VERSION", "MsgType", "ErrorCode", "ModelInfo", "Info", "RunResult", "DeviceErrorInfo",
-    "ProtocolError", "pack_run", "parse_info", "parse_run_result", "parse_error", "pack_error_body",
+    "PROTO_VERSION",
+    "MsgType",
+    "ErrorCode",
+    "ModelInfo",
+    "Info",
+    "RunResult",
+    "DeviceErrorInfo",
+    "ProtocolError",
+    "pack_run",
+    "parse_info",
+    "parse_run_result",
+    "parse_error",
+    "pack_error_body",
 ]
 
 
@@ -132,8 +143,9 @@ def pack_info(info: Info) -> bytes:
         b = x.encode("ascii")
         return bytes([len(b)]) + b
 
-    out = _INFO_FIXED.pack(info.proto_version, len(info.models), 0, info.tick_hz, info.ram_bytes,
-                           info.max_body, info.model_hash)
+    out = _INFO_FIXED.pack(
+        info.proto_version, len(info.models), 0, info.tick_hz, info.ram_bytes, info.max_body, info.model_hash
+    )
     out += s(info.fw_version) + s(info.board) + s(info.backend)
     for m in info.models:
         out += s(m.name) + _SHAPES.pack(*m.in_shape, *m.out_shape)

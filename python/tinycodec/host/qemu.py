@@ -21,13 +21,17 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["BOARDS", "QemuError", "QemuBoard", "qemu_command", "free_port", "build_firmware",
-           "REPO_ROOT"]
+__all__ = ["BOARDS", "QemuError", "QemuBoard", "qemu_command", "free_port", "build_firmware", "REPO_ROOT"]
 
 QEMU_BIN = "qemu-system-arm"
 # board name (as used by `make flash BOARD=...`) -> QEMU machine
-BOARDS = {"qemu": "mps2-an386", "qemu_m4": "mps2-an386", "mps2-an386": "mps2-an386",
-          "qemu_m55": "mps3-an547", "mps3-an547": "mps3-an547"}
+BOARDS = {
+    "qemu": "mps2-an386",
+    "qemu_m4": "mps2-an386",
+    "mps2-an386": "mps2-an386",
+    "qemu_m55": "mps3-an547",
+    "mps3-an547": "mps3-an547",
+}
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -41,10 +45,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def qemu_command(elf: str | os.PathLike[str], machine: str, port: int, semihosting: bool = False) -> list[str]:
+def qemu_command(
+    elf: str | os.PathLike[str], machine: str, port: int, semihosting: bool = False
+) -> list[str]:
     cmd = [
-        QEMU_BIN, "-M", machine, "-icount", "shift=0", "-nographic", "-monitor", "none",
-        "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on", "-kernel", str(elf),
+        QEMU_BIN,
+        "-M",
+        machine,
+        "-icount",
+        "shift=0",
+        "-nographic",
+        "-monitor",
+        "none",
+        "-serial",
+        f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
+        "-kernel",
+        str(elf),
     ]
     if semihosting:
         cmd += ["-semihosting-config", "enable=on,target=native"]
@@ -54,8 +70,14 @@ def qemu_command(elf: str | os.PathLike[str], machine: str, port: int, semihosti
 class QemuBoard:
     """A running QEMU with the firmware; `.url` is the pyserial URL of the device UART."""
 
-    def __init__(self, elf: str | os.PathLike[str], board: str = "qemu", machine: str | None = None,
-                 start_timeout: float = 10.0, log_path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        elf: str | os.PathLike[str],
+        board: str = "qemu",
+        machine: str | None = None,
+        start_timeout: float = 10.0,
+        log_path: str | os.PathLike[str] | None = None,
+    ) -> None:
         self.elf = Path(elf)
         self.machine = machine or BOARDS.get(board, board)
         self.start_timeout = start_timeout
@@ -77,11 +99,15 @@ class QemuBoard:
         for _attempt in range(3):  # the free port can be taken between probe and bind: retry
             self.port = free_port()
             if self._log_path:
-                self._log = open(self._log_path, "wb")  # noqa: SIM115
+                self._log = open(self._log_path, "wb")
             else:
                 self._log = tempfile.TemporaryFile()
-            self.proc = subprocess.Popen(qemu_command(self.elf, self.machine, self.port),
-                                         stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                qemu_command(self.elf, self.machine, self.port),
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+            )
             if self._wait_listening():
                 return self
             self._kill()
@@ -148,15 +174,17 @@ def _is_listening(port: int) -> bool:
         return True
 
 
-def build_firmware(env: str = "qemu_m4_selftest", project_dir: str | os.PathLike[str] | None = None,
-                   timeout: float = 600.0) -> Path:
+def build_firmware(
+    env: str = "qemu_m4_selftest", project_dir: str | os.PathLike[str] | None = None, timeout: float = 600.0
+) -> Path:
     """Build a PlatformIO env offline and return the ELF path (.pio/build/<env>/firmware.elf)."""
     root = Path(project_dir) if project_dir else REPO_ROOT
     pio = shutil.which("pio") or str(Path(sys.executable).parent / "pio")
     if not Path(pio).exists() and shutil.which(pio) is None:
         raise QemuError("PlatformIO (pio) not found: pip install platformio==6.2.0")
-    res = subprocess.run([pio, "run", "-e", env, "-d", str(root)], capture_output=True, text=True,
-                         timeout=timeout)
+    res = subprocess.run(
+        [pio, "run", "-e", env, "-d", str(root)], capture_output=True, text=True, timeout=timeout
+    )
     if res.returncode != 0:
         raise QemuError(f"pio run -e {env} failed:\n{res.stdout[-3000:]}\n{res.stderr[-2000:]}")
     return root / ".pio" / "build" / env / "firmware.elf"
@@ -170,8 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         with QemuBoard(args.elf, board=args.board, machine=args.machine) as q:
-            sys.stdout.write(f"{q.machine}: serial on {q.url}  (QEMU pid {q.proc.pid if q.proc else '?'}; "
-                             "Ctrl-C to stop)\n")
+            sys.stdout.write(
+                f"{q.machine}: serial on {q.url}  (QEMU pid {q.proc.pid if q.proc else '?'}; "
+                "Ctrl-C to stop)\n"
+            )
             sys.stdout.flush()
             with contextlib.suppress(KeyboardInterrupt):
                 while q.alive():

@@ -1,0 +1,28 @@
+"""Host side of the device link: framing, protocol messages, serial transport, QEMU launcher.
+No TensorFlow here: this package only needs pyserial."""
+
+from .framing import FrameDecoder, FramingError, cobs_decode, cobs_encode, pack_frame, unpack_frame
+from .protocol import DeviceErrorInfo, ErrorCode, Info, ModelInfo, MsgType, ProtocolError, RunResult
+from .qemu import QemuBoard, QemuError
+from .transport import Device, DeviceError, DeviceTimeout
+
+__all__ = [
+    "FrameDecoder",
+    "FramingError",
+    "cobs_decode",
+    "cobs_encode",
+    "pack_frame",
+    "unpack_frame",
+    "DeviceErrorInfo",
+    "ErrorCode",
+    "Info",
+    "ModelInfo",
+    "MsgType",
+    "ProtocolError",
+    "RunResult",
+    "QemuBoard",
+    "QemuError",
+    "Device",
+    "DeviceError",
+    "DeviceTimeout",
+]

@@ -1,0 +1,190 @@
+"""Talk to a tinycodec device over a serial link (real UART, or QEMU's socket:// URL).
+
+dev = Device("socket://127.0.0.1:4444")
+info = dev.wait_ready()           # boot INFO (or HELLO if the boot frame was missed)
+res = dev.run(0, tile_bytes)      # RunResult(ticks, output)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import serial
+
+from .framing import FrameDecoder, FramingError, Packet, pack_frame
+from .protocol import (
+    ErrorCode,
+    Info,
+    MsgType,
+    ProtocolError,
+    RunResult,
+    pack_run,
+    parse_error,
+    parse_info,
+    parse_run_result,
+)
+
+__all__ = ["Device", "DeviceTimeout", "DeviceError", "ProtocolError"]
+
+
+class DeviceTimeout(TimeoutError):
+    """No (valid) reply within the timeout, after all retries."""
+
+
+class DeviceError(Exception):
+    """The device answered with an ERROR frame."""
+
+    def __init__(self, code: int, message: str, req_id: int = 0) -> None:
+        self.code, self.message, self.req_id = code, message, req_id
+        try:
+            name = ErrorCode(code).name
+        except ValueError:
+            name = f"code {code}"
+        super().__init__(f"device error {name}: {message}")
+
+
+# errors that mean "the request was damaged on its way in": worth sending again
+_RETRYABLE = {ErrorCode.BAD_CRC, ErrorCode.BAD_FRAMING}
+
+
+class Device:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        timeout: float = 5.0,
+        retries: int = 2,
+        port: Any = None,
+        on_reboot: Callable[[Info], None] | None = None,
+    ) -> None:
+        """url: pyserial URL/port name; or pass an open pyserial-like object as `port`."""
+        if port is None:
+            if url is None:
+                raise ValueError("url or port required")
+            port = serial.serial_for_url(url, timeout=0.05, baudrate=115200)
+        self.ser = port
+        self.timeout = timeout
+        self.retries = retries
+        self.on_reboot = on_reboot
+        self.boots = 0  # boot INFO frames seen (unsolicited, req_id 0)
+        self.boot_info: Info | None = None
+        self.info: Info | None = None
+        self.stats = {"retries": 0, "garbled": 0, "stale": 0}
+        self._decoder = FrameDecoder()
+        self._queue: list[Packet | FramingError] = []
+        self._next_id = 1
+
+    # -- life cycle --------------------------------------------------------------------------
+    @property
+    def reboots(self) -> int:
+        """Reboots seen after the first boot (the host uses this to detect a device reset)."""
+        return max(0, self.boots - 1)
+
+    def close(self) -> None:
+        self.ser.close()
+
+    def __enter__(self) -> Device:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def wait_ready(self, timeout: float = 10.0) -> Info:
+        """Wait for the boot INFO (ready token). If it never comes (the device booted before we
+        connected), fall back to HELLO."""
+        boots = self.boots
+        deadline = time.monotonic() + timeout
+        while self.boots == boots and time.monotonic() < deadline:
+            item = self.recv(deadline - time.monotonic())
+            if item is None:
+                break
+        if self.boots > boots and self.boot_info is not None:
+            return self.boot_info
+        return self.hello()
+
+    # -- raw access (tests, tools) --------------------------------------------------------------
+    def send_raw(self, data: bytes) -> None:
+        self.ser.write(data)
+        self.ser.flush()
+
+    def recv(self, timeout: float | None = None) -> Packet | FramingError | None:
+        """Next frame from the device (boot INFOs are recorded and also returned), or None."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else max(0.0, timeout))
+        while not self._queue:
+            if time.monotonic() >= deadline:
+                return None
+            n = getattr(self.ser, "in_waiting", 0) or 1
+            chunk = self.ser.read(n)
+            if chunk:
+                self._queue.extend(self._decoder.feed(chunk))
+        item = self._queue.pop(0)
+        if isinstance(item, Packet) and item.type == MsgType.INFO and item.req_id == 0:
+            self._note_boot(item)
+        return item
+
+    def _note_boot(self, pkt: Packet) -> None:
+        info = parse_info(pkt.body)
+        self.boots += 1
+        self.boot_info = self.info = info
+        self._decoder.max_body = None
+        if self.boots > 1 and self.on_reboot is not None:
+            self.on_reboot(info)
+
+    def new_req_id(self) -> int:
+        rid = self._next_id
+        self._next_id = self._next_id % 0xFFFF + 1  # 1..65535; 0 is the boot INFO / unknown
+        return rid
+
+    # -- requests -----------------------------------------------------------------------------
+    def request(self, type_: int, body: bytes, expect: int, timeout: float | None = None) -> Packet:
+        """Send one request, return the matching reply. Retries (new req_id) on timeout, garbled
+        frames and BAD_CRC/BAD_FRAMING; raises DeviceError for other ERROR replies."""
+        timeout = self.timeout if timeout is None else timeout
+        last = "no reply"
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.stats["retries"] += 1
+            rid = self.new_req_id()
+            self.send_raw(pack_frame(type_, rid, body))
+            deadline = time.monotonic() + timeout
+            while True:
+                item = self.recv(deadline - time.monotonic())
+                if item is None:
+                    last = f"timeout after {timeout:.1f} s"
+                    break
+                if isinstance(item, FramingError):
+                    self.stats["garbled"] += 1
+                    last = f"garbled reply: {item}"
+                    continue  # the real reply may still come; else the timeout retries
+                if item.type == MsgType.INFO and item.req_id == 0:
+                    last = "device rebooted during the request"
+                    break
+                if item.type == MsgType.ERROR and item.req_id in (rid, 0):
+                    err = parse_error(item.body)
+                    if err.code in _RETRYABLE:
+                        last = f"device reported {err.name}: {err.message}"
+                        break
+                    raise DeviceError(err.code, err.message, item.req_id)
+                if item.req_id != rid:
+                    self.stats["stale"] += 1
+                    continue
+                if item.type != expect:
+                    raise ProtocolError(f"expected type 0x{expect:02x}, got 0x{item.type:02x}")
+                return item
+        raise DeviceTimeout(
+            f"{MsgType(type_).name if type_ in MsgType._value2member_map_ else type_}: "
+            f"{last} ({self.retries + 1} attempts)"
+        )
+
+    def hello(self) -> Info:
+        self.info = parse_info(self.request(MsgType.HELLO, b"", MsgType.INFO).body)
+        return self.info
+
+    def echo(self, data: bytes, timeout: float | None = None) -> bytes:
+        return self.request(MsgType.ECHO, bytes(data), MsgType.ECHO_REPLY, timeout).body
+
+    def run(self, model_idx: int, data: bytes, timeout: float | None = None) -> RunResult:
+        pkt = self.request(MsgType.RUN, pack_run(model_idx, data), MsgType.RUN_RESULT, timeout)
+        return parse_run_result(pkt.body, self.info.tick_hz if self.info else 0)
