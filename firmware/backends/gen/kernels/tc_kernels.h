@@ -1,0 +1,91 @@
+/* tinycodec portable int8 kernels (the `gen` backend).
+ * Layout: NHWC activations (batch 1), OHWI conv weights, 1HWO depthwise weights, as TFLite stores them.
+ * Semantics are bit-exact with TFLite's reference kernels (reference_integer_ops / reference_ops).
+ * No allocation, no floating point: every float-derived constant is precomputed by codegen. */
+#ifndef TC_KERNELS_H
+#define TC_KERNELS_H
+
+#include <stdint.h>
+
+/* CONV_2D, per-channel int8 weights (symmetric), int32 bias. */
+typedef struct {
+  int32_t in_h, in_w, in_c;
+  int32_t out_h, out_w, out_c;
+  int32_t k_h, k_w;
+  int32_t stride_h, stride_w;
+  int32_t dil_h, dil_w;
+  int32_t pad_h, pad_w;      /* top / left padding */
+  int32_t in_offset;         /* -input zero point */
+  int32_t out_offset;        /* output zero point */
+  int32_t act_min, act_max;  /* fused activation as output clamp */
+  const int8_t *weights;     /* [out_c][k_h][k_w][in_c] */
+  const int32_t *bias;       /* [out_c] or NULL */
+  const int32_t *out_mult;   /* [out_c] Q31 */
+  const int32_t *out_shift;  /* [out_c] */
+} tc_conv_params_t;
+
+void tc_conv2d_s8(const tc_conv_params_t *p, const int8_t *in, int8_t *out);
+
+/* DEPTHWISE_CONV_2D: out_c = in_c * depth_mult, weights [1][k_h][k_w][out_c]. */
+typedef struct {
+  int32_t in_h, in_w, in_c;
+  int32_t out_h, out_w, out_c;
+  int32_t depth_mult;
+  int32_t k_h, k_w;
+  int32_t stride_h, stride_w;
+  int32_t dil_h, dil_w;
+  int32_t pad_h, pad_w;
+  int32_t in_offset, out_offset;
+  int32_t act_min, act_max;
+  const int8_t *weights;
+  const int32_t *bias;
+  const int32_t *out_mult;
+  const int32_t *out_shift;
+} tc_dwconv_params_t;
+
+void tc_dwconv2d_s8(const tc_dwconv_params_t *p, const int8_t *in, int8_t *out);
+
+/* RESIZE_NEAREST_NEIGHBOR: source row/column tables are precomputed by codegen with the reference
+ * kernel's float rules (align_corners / half_pixel_centers), so the kernel is a pure gather. */
+typedef struct {
+  int32_t in_h, in_w, c;
+  int32_t out_h, out_w;
+  const uint16_t *y_map; /* [out_h] source row */
+  const uint16_t *x_map; /* [out_w] source column */
+} tc_resize_nn_params_t;
+
+void tc_resize_nearest_s8(const tc_resize_nn_params_t *p, const int8_t *in, int8_t *out);
+
+/* ADD (same shapes, no broadcast): reference quantized add with left_shift 20. */
+typedef struct {
+  int32_t size;
+  int32_t in1_offset, in2_offset, out_offset;
+  int32_t left_shift;
+  int32_t in1_mult, in1_shift;
+  int32_t in2_mult, in2_shift;
+  int32_t out_mult, out_shift;
+  int32_t act_min, act_max;
+} tc_add_params_t;
+
+void tc_add_s8(const tc_add_params_t *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+
+/* CONCATENATION: all inputs share the output scale and zero point (as the int8 reference requires). */
+typedef struct {
+  int32_t n_inputs;
+  int32_t outer;             /* product of dims before the axis */
+  const int32_t *copy_size;  /* [n_inputs] dims(axis) * inner size of each input */
+} tc_concat_params_t;
+
+void tc_concat_s8(const tc_concat_params_t *p, const int8_t *const *ins, int8_t *out);
+
+/* LEAKY_RELU int8. */
+typedef struct {
+  int32_t size;
+  int32_t in_zp, out_zp;
+  int32_t mult_identity, shift_identity;
+  int32_t mult_alpha, shift_alpha;
+} tc_leaky_relu_params_t;
+
+void tc_leaky_relu_s8(const tc_leaky_relu_params_t *p, const int8_t *in, int8_t *out);
+
+#endif /* TC_KERNELS_H */

@@ -1,0 +1,37 @@
+"""`tinycodec codegen --manifest PATH --out DIR` (wired into tinycodec.cli by the lead)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .errors import CodegenError
+from .generate import generate
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--manifest", help="model bundle manifest.json (or its folder)")
+    src.add_argument("--tflite", nargs="+", help="bare .tflite files instead of a manifest")
+    parser.add_argument("--out", default="firmware/generated", help="output folder (default: %(default)s)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        report = generate(args.manifest if args.manifest else args.tflite, args.out)
+    except CodegenError as e:
+        print(f"codegen: error: {e}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tinycodec codegen", description="Generate C for the gen backend.")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,174 @@
+"""generate(): model bundle (manifest.json) or .tflite files -> C sources for the `gen` backend."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .emit import ModelUnit, c_ident, emit_data_c, emit_data_h, emit_internal_h, emit_model_c
+from .errors import CodegenError
+from .ops import lower_graph
+from .planner import plan_memory
+from .reader import read_tflite
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    name: str
+    file: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    name: str
+    arena_bytes: int
+    weight_bytes: int  # all constant data emitted for this model (weights, biases, multipliers, tables)
+    macs: int
+    ops: tuple[str, ...]
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class GenReport:
+    out_dir: str
+    files: tuple[str, ...]
+    model_hash: str
+    arena_bytes: int  # shared arena = max over models
+    weight_bytes: int
+    models: tuple[ModelReport, ...]
+
+    def summary(self) -> str:
+        lines = [
+            f"codegen -> {self.out_dir}: {len(self.models)} model(s), arena {self.arena_bytes} B, "
+            f"constants {self.weight_bytes} B, hash {self.model_hash[:16]}..."
+        ]
+        for m in self.models:
+            lines.append(
+                f"  {m.name}: {len(m.ops)} ops, {m.macs} MACs, arena {m.arena_bytes} B, "
+                f"constants {m.weight_bytes} B, {list(m.input_shape)} -> {list(m.output_shape)}"
+            )
+        return "\n".join(lines)
+
+
+def load_sources(src: str | Path | Sequence[str | Path]) -> tuple[ModelSource, ...]:
+    """A manifest.json path (or bundle folder), or a list of .tflite paths."""
+    if isinstance(src, (str, Path)):
+        p = Path(src)
+        if p.is_dir():
+            p = p / "manifest.json"
+        if p.suffix == ".tflite":
+            return load_sources([p])
+        return _load_manifest(p)
+    out = []
+    for f in src:
+        fp = Path(f)
+        out.append(ModelSource(fp.stem, fp.name, fp.read_bytes()))
+    if not out:
+        raise CodegenError("no models given")
+    return tuple(out)
+
+
+def _load_manifest(path: Path) -> tuple[ModelSource, ...]:
+    try:
+        man = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise CodegenError(f"cannot read manifest {path}: {e}") from e
+    if man.get("format") != "tinycodec-manifest":
+        raise CodegenError(f"{path}: not a tinycodec manifest (format={man.get('format')!r})")
+    models = man.get("models") or []
+    if not models:
+        raise CodegenError(f"{path}: no models listed")
+    out = []
+    for m in models:
+        f = path.parent / m["file"]
+        data = f.read_bytes()
+        if m.get("sha256") and m["sha256"] != hashlib.sha256(data).hexdigest():
+            raise CodegenError(f"model {m['name']}: {f.name} does not match its sha256 in the manifest")
+        out.append(ModelSource(str(m["name"]), f.name, data))
+    want = man.get("model_hash")
+    if want and want != model_hash(out).hex():
+        raise CodegenError(f"{path}: model_hash does not match the concatenated .tflite files")
+    return tuple(out)
+
+
+def model_hash(sources: Sequence[ModelSource]) -> bytes:
+    h = hashlib.sha256()
+    for s in sources:
+        h.update(s.data)
+    return h.digest()
+
+
+def build_units(sources: Sequence[ModelSource]) -> tuple[ModelUnit, ...]:
+    units = []
+    taken: set[str] = set()
+    names = [s.name for s in sources]
+    if len(set(names)) != len(names):
+        raise CodegenError(f"duplicate model names: {names}")
+    for i, s in enumerate(sources):
+        g = read_tflite(s.data, s.name)
+        steps = lower_graph(g)
+        plan = plan_memory(g, steps)
+        units.append(
+            ModelUnit(
+                i, s.name, c_ident(s.name, taken), s.file, hashlib.sha256(s.data).hexdigest(), g, steps, plan
+            )
+        )
+    return tuple(units)
+
+
+def render(sources: Sequence[ModelSource]) -> tuple[dict[str, str], tuple[ModelUnit, ...]]:
+    """File name -> text for all generated files."""
+    units = build_units(sources)
+    arena = max(u.plan.arena_bytes for u in units)
+    files = {
+        "tc_model_data.h": emit_data_h(units, arena),
+        "tc_model_data.c": emit_data_c(units, model_hash(sources), arena),
+        "tc_model_internal.h": emit_internal_h(units),
+    }
+    for u in units:
+        files[f"tc_model_{u.ident}.c"] = emit_model_c(u, units)
+    return files, units
+
+
+def generate(src: str | Path | Sequence[str | Path], out_dir: str | Path = "firmware/generated") -> GenReport:
+    sources = load_sources(src)
+    files, units = render(sources)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("tc_model_*"):
+        if stale.name not in files:
+            stale.unlink()
+    for name, text in sorted(files.items()):
+        p = out / name
+        if not p.exists() or p.read_text() != text:  # keep mtimes stable for incremental builds
+            p.write_text(text)
+    reports = []
+    for u in units:
+        ti, to = u.graph.tensors[u.graph.inputs[0]], u.graph.tensors[u.graph.outputs[0]]
+        const_inputs = {t for s in u.steps for t in s.inputs if u.graph.tensors[t].is_const}
+        wbytes = sum(a.nbytes for s in u.steps for a in s.arrays)
+        wbytes += sum(u.graph.tensors[t].numel for t in const_inputs)
+        reports.append(
+            ModelReport(
+                u.name,
+                u.plan.arena_bytes,
+                wbytes,
+                sum(s.macs for s in u.steps),
+                tuple(s.op for s in u.steps),
+                ti.shape,
+                to.shape,
+            )
+        )
+    return GenReport(
+        str(out),
+        tuple(sorted(files)),
+        model_hash(sources).hex(),
+        max(r.arena_bytes for r in reports),
+        sum(r.weight_bytes for r in reports),
+        tuple(reports),
+    )

@@ -1,0 +1,455 @@
+"""Lowering: one TFLite op -> one kernel call with fully precomputed integer parameters.
+
+Every op handler validates what it supports and raises a one-line CodegenError naming the model and op
+for anything else. Parameters that TFLite derives with floating point at Prepare time (multipliers,
+activation ranges, resize index tables) are computed here, in the same precision as TFLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import CodegenError
+from .quant import (
+    activation_range,
+    compute_out_size,
+    compute_padding,
+    f32,
+    nearest_neighbor_map,
+    quantize_multiplier,
+)
+from .reader import Graph, Op, Tensor
+
+_ACT = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
+_PAD = {0: "SAME", 1: "VALID"}
+
+
+@dataclass(frozen=True, eq=False)
+class ConstArray:
+    """A constant array emitted into flash; referenced from params as `@<name>`."""
+
+    name: str
+    ctype: str  # "int8_t", "int32_t", "uint16_t"
+    values: np.ndarray  # 1-D
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.values.size * np.dtype(self.values.dtype).itemsize)
+
+
+@dataclass(frozen=True, eq=False)
+class Step:
+    """One kernel call of the static schedule."""
+
+    op_index: int
+    op: str
+    kernel: str  # C function
+    call: str  # "unary" f(&p, in, out) | "binary" f(&p, a, b, out) | "list" f(&p, ins[], out)
+    params_type: str
+    params: tuple[tuple[str, str], ...]  # (field, C initializer); "@name" refers to an array of this step
+    arrays: tuple[ConstArray, ...]
+    inputs: tuple[int, ...]  # tensors read (activations or constants)
+    output: int
+    macs: int
+    elementwise: bool  # output may share memory with an input that dies at this step
+
+
+class _Ctx:
+    def __init__(self, graph: Graph, op: Op) -> None:
+        self.g = graph
+        self.op = op
+
+    def fail(self, msg: str) -> CodegenError:
+        return CodegenError(f"model {self.g.name}: op #{self.op.index} {self.op.code}: {msg}")
+
+    def t(self, idx: int) -> Tensor:
+        return self.g.tensors[idx]
+
+    def act(self, code: int | None) -> str:
+        name = _ACT.get(int(code or 0), f"code {code}")
+        if name not in ("NONE", "RELU", "RELU6", "RELU_N1_TO_1"):
+            raise self.fail(f"fused activation {name} is not supported")
+        return name
+
+    def int8_act(self, idx: int, what: str, rank: int | None = 4) -> Tensor:
+        t = self.t(idx)
+        if t.dtype != "int8":
+            raise self.fail(f"{what} tensor '{t.name}' is {t.dtype}, only int8 is supported")
+        if len(t.scales) != 1:
+            raise self.fail(
+                f"{what} tensor '{t.name}' must be per-tensor quantized (has {len(t.scales)} scales)"
+            )
+        if rank is not None:
+            if len(t.shape) != rank:
+                raise self.fail(f"{what} tensor '{t.name}' has rank {len(t.shape)}, expected {rank}")
+            if rank == 4 and t.shape[0] != 1:
+                raise self.fail(f"{what} tensor '{t.name}' has batch {t.shape[0]}, only batch 1 is supported")
+        return t
+
+
+def _i(v: int) -> str:
+    return str(int(v))
+
+
+def _conv_multipliers(ctx: _Ctx, x: Tensor, w: Tensor, y: Tensor, n: int) -> tuple[np.ndarray, np.ndarray]:
+    scales = w.scales
+    if len(scales) == 1:
+        scales = scales * n
+    if len(scales) != n:
+        raise ctx.fail(f"filter has {len(w.scales)} scales for {n} output channels")
+    if any(z != 0 for z in w.zero_points):
+        raise ctx.fail("filter zero points must be 0 (symmetric int8 weights)")
+    mults, shifts = [], []
+    for s in scales:
+        eff = float(x.scale) * float(s) / float(y.scale)  # double, as PopulateConvolutionQuantizationParams
+        m, sh = quantize_multiplier(eff)
+        mults.append(m)
+        shifts.append(sh)
+    return np.array(mults, dtype=np.int32), np.array(shifts, dtype=np.int32)
+
+
+def _bias(ctx: _Ctx, idx: int, n: int) -> ConstArray | None:
+    if idx < 0:
+        return None
+    b = ctx.t(idx)
+    if b.dtype != "int32" or not b.is_const:
+        raise ctx.fail(f"bias must be a constant int32 tensor (is {b.dtype})")
+    arr = b.array().reshape(-1)
+    if arr.size != n:
+        raise ctx.fail(f"bias has {arr.size} values for {n} channels")
+    return ConstArray("bias", "int32_t", arr.astype(np.int32))
+
+
+def _const_int8_weights(ctx: _Ctx, idx: int) -> Tensor:
+    w = ctx.t(idx)
+    if w.dtype != "int8" or not w.is_const:
+        raise ctx.fail(
+            f"filter must be a constant int8 tensor (is {'const ' if w.is_const else ''}{w.dtype})"
+        )
+    if len(w.shape) != 4:
+        raise ctx.fail(f"filter must have rank 4, has shape {w.shape}")
+    return w
+
+
+def _lower_conv(ctx: _Ctx) -> Step:
+    op, o = ctx.op, ctx.op.options
+    x = ctx.int8_act(op.inputs[0], "input")
+    w = _const_int8_weights(ctx, op.inputs[1])
+    y = ctx.int8_act(op.outputs[0], "output")
+    _, ih, iw, ic = x.shape
+    oc, kh, kw, wic = w.shape
+    if wic != ic:
+        raise ctx.fail(f"grouped convolution (filter depth {wic} vs input depth {ic}) is not supported")
+    if y.shape[3] != oc:
+        raise ctx.fail(f"output depth {y.shape[3]} != filter count {oc}")
+    pad = _PAD.get(int(o.padding), "?")
+    sh, sw = int(o.strideH), int(o.strideW)
+    dh, dw = int(o.dilationHFactor or 1), int(o.dilationWFactor or 1)
+    oh, ow = y.shape[1], y.shape[2]
+    if (compute_out_size(pad, ih, kh, sh, dh), compute_out_size(pad, iw, kw, sw, dw)) != (oh, ow):
+        raise ctx.fail(f"output shape {y.shape} inconsistent with {pad} padding")
+    mult, shift = _conv_multipliers(ctx, x, w, y, oc)
+    lo, hi = activation_range(ctx.act(o.fusedActivationFunction), y.scale, y.zero_point)
+    bias = _bias(ctx, op.inputs[2] if len(op.inputs) > 2 else -1, oc)
+    arrays = [ConstArray("weights", "int8_t", w.array().reshape(-1))]
+    if bias is not None:
+        arrays.append(bias)
+    arrays += [ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", shift)]
+    params = (
+        ("in_h", _i(ih)),
+        ("in_w", _i(iw)),
+        ("in_c", _i(ic)),
+        ("out_h", _i(oh)),
+        ("out_w", _i(ow)),
+        ("out_c", _i(oc)),
+        ("k_h", _i(kh)),
+        ("k_w", _i(kw)),
+        ("stride_h", _i(sh)),
+        ("stride_w", _i(sw)),
+        ("dil_h", _i(dh)),
+        ("dil_w", _i(dw)),
+        ("pad_h", _i(compute_padding(sh, dh, ih, kh, oh))),
+        ("pad_w", _i(compute_padding(sw, dw, iw, kw, ow))),
+        ("in_offset", _i(-x.zero_point)),
+        ("out_offset", _i(y.zero_point)),
+        ("act_min", _i(lo)),
+        ("act_max", _i(hi)),
+        ("weights", "@weights"),
+        ("bias", "@bias" if bias is not None else "0"),
+        ("out_mult", "@mult"),
+        ("out_shift", "@shift"),
+    )
+    return Step(
+        op.index,
+        op.code,
+        "tc_conv2d_s8",
+        "unary",
+        "tc_conv_params_t",
+        params,
+        tuple(arrays),
+        (x.index,),
+        y.index,
+        oh * ow * oc * kh * kw * ic,
+        False,
+    )
+
+
+def _lower_dwconv(ctx: _Ctx) -> Step:
+    op, o = ctx.op, ctx.op.options
+    x = ctx.int8_act(op.inputs[0], "input")
+    w = _const_int8_weights(ctx, op.inputs[1])
+    y = ctx.int8_act(op.outputs[0], "output")
+    _, ih, iw, ic = x.shape
+    one, kh, kw, oc = w.shape
+    if one != 1 or oc % ic != 0 or y.shape[3] != oc:
+        raise ctx.fail(f"unsupported filter shape {w.shape} for input depth {ic}")
+    pad = _PAD.get(int(o.padding), "?")
+    sh, sw = int(o.strideH), int(o.strideW)
+    dh, dw = int(o.dilationHFactor or 1), int(o.dilationWFactor or 1)
+    oh, ow = y.shape[1], y.shape[2]
+    if (compute_out_size(pad, ih, kh, sh, dh), compute_out_size(pad, iw, kw, sw, dw)) != (oh, ow):
+        raise ctx.fail(f"output shape {y.shape} inconsistent with {pad} padding")
+    mult, shift = _conv_multipliers(ctx, x, w, y, oc)
+    lo, hi = activation_range(ctx.act(o.fusedActivationFunction), y.scale, y.zero_point)
+    bias = _bias(ctx, op.inputs[2] if len(op.inputs) > 2 else -1, oc)
+    arrays = [ConstArray("weights", "int8_t", w.array().reshape(-1))]
+    if bias is not None:
+        arrays.append(bias)
+    arrays += [ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", shift)]
+    params = (
+        ("in_h", _i(ih)),
+        ("in_w", _i(iw)),
+        ("in_c", _i(ic)),
+        ("out_h", _i(oh)),
+        ("out_w", _i(ow)),
+        ("out_c", _i(oc)),
+        ("depth_mult", _i(oc // ic)),
+        ("k_h", _i(kh)),
+        ("k_w", _i(kw)),
+        ("stride_h", _i(sh)),
+        ("stride_w", _i(sw)),
+        ("dil_h", _i(dh)),
+        ("dil_w", _i(dw)),
+        ("pad_h", _i(compute_padding(sh, dh, ih, kh, oh))),
+        ("pad_w", _i(compute_padding(sw, dw, iw, kw, ow))),
+        ("in_offset", _i(-x.zero_point)),
+        ("out_offset", _i(y.zero_point)),
+        ("act_min", _i(lo)),
+        ("act_max", _i(hi)),
+        ("weights", "@weights"),
+        ("bias", "@bias" if bias is not None else "0"),
+        ("out_mult", "@mult"),
+        ("out_shift", "@shift"),
+    )
+    return Step(
+        op.index,
+        op.code,
+        "tc_dwconv2d_s8",
+        "unary",
+        "tc_dwconv_params_t",
+        params,
+        tuple(arrays),
+        (x.index,),
+        y.index,
+        oh * ow * oc * kh * kw,
+        False,
+    )
+
+
+def _lower_resize_nn(ctx: _Ctx) -> Step:
+    op, o = ctx.op, ctx.op.options
+    x = ctx.int8_act(op.inputs[0], "input")
+    y = ctx.int8_act(op.outputs[0], "output")
+    _, ih, iw, c = x.shape
+    _, oh, ow, oc = y.shape
+    if oc != c:
+        raise ctx.fail("output depth differs from input depth")
+    if len(op.inputs) > 1 and not ctx.t(op.inputs[1]).is_const:
+        raise ctx.fail("the size input must be constant")
+    ac = bool(o.alignCorners) if o is not None else False
+    hp = bool(o.halfPixelCenters) if o is not None else False
+    if max(ih, iw) > 65535:
+        raise ctx.fail("input too large for 16-bit index tables")
+    ymap = np.array(nearest_neighbor_map(oh, ih, ac, hp), dtype=np.uint16)
+    xmap = np.array(nearest_neighbor_map(ow, iw, ac, hp), dtype=np.uint16)
+    params = (
+        ("in_h", _i(ih)),
+        ("in_w", _i(iw)),
+        ("c", _i(c)),
+        ("out_h", _i(oh)),
+        ("out_w", _i(ow)),
+        ("y_map", "@ymap"),
+        ("x_map", "@xmap"),
+    )
+    arrays = (ConstArray("ymap", "uint16_t", ymap), ConstArray("xmap", "uint16_t", xmap))
+    return Step(
+        op.index,
+        op.code,
+        "tc_resize_nearest_s8",
+        "unary",
+        "tc_resize_nn_params_t",
+        params,
+        arrays,
+        (x.index,),
+        y.index,
+        0,
+        False,
+    )
+
+
+def _lower_add(ctx: _Ctx) -> Step:
+    op, o = ctx.op, ctx.op.options
+    a = ctx.int8_act(op.inputs[0], "input1", rank=None)
+    b = ctx.int8_act(op.inputs[1], "input2", rank=None)
+    y = ctx.int8_act(op.outputs[0], "output", rank=None)
+    if a.shape != b.shape or a.shape != y.shape:
+        raise ctx.fail(f"broadcasting {a.shape} + {b.shape} is not supported")
+    left_shift = 20
+    twice_max = float(f32(2.0) * max(f32(a.scale), f32(b.scale)))
+    m1, s1 = quantize_multiplier(float(a.scale) / twice_max)
+    m2, s2 = quantize_multiplier(float(b.scale) / twice_max)
+    mo, so = quantize_multiplier(twice_max / float(f32(1 << left_shift) * f32(y.scale)))
+    if max(s1, s2, so) > 0:
+        raise ctx.fail("input/output scales give a multiplier >= 1")
+    lo, hi = activation_range(
+        ctx.act(o.fusedActivationFunction if o is not None else 0), y.scale, y.zero_point
+    )
+    params = (
+        ("size", _i(y.numel)),
+        ("in1_offset", _i(-a.zero_point)),
+        ("in2_offset", _i(-b.zero_point)),
+        ("out_offset", _i(y.zero_point)),
+        ("left_shift", _i(left_shift)),
+        ("in1_mult", _i(m1)),
+        ("in1_shift", _i(s1)),
+        ("in2_mult", _i(m2)),
+        ("in2_shift", _i(s2)),
+        ("out_mult", _i(mo)),
+        ("out_shift", _i(so)),
+        ("act_min", _i(lo)),
+        ("act_max", _i(hi)),
+    )
+    return Step(
+        op.index,
+        op.code,
+        "tc_add_s8",
+        "binary",
+        "tc_add_params_t",
+        params,
+        (),
+        (a.index, b.index),
+        y.index,
+        0,
+        True,
+    )
+
+
+def _lower_concat(ctx: _Ctx) -> Step:
+    op, o = ctx.op, ctx.op.options
+    y = ctx.int8_act(op.outputs[0], "output", rank=None)
+    ins = [ctx.int8_act(i, f"input{k}", rank=None) for k, i in enumerate(op.inputs)]
+    if ctx.act(o.fusedActivationFunction) != "NONE":
+        raise ctx.fail("fused activation on CONCATENATION is not supported")
+    rank = len(y.shape)
+    axis = int(o.axis) + (rank if int(o.axis) < 0 else 0)
+    for t in ins:
+        if f32(t.scale) != f32(y.scale) or t.zero_point != y.zero_point:
+            raise ctx.fail(
+                f"input '{t.name}' needs requantization (scale/zero point differ from the output); "
+                "the int8 reference kernel does not rescale"
+            )
+        if (
+            len(t.shape) != rank
+            or t.shape[:axis] != y.shape[:axis]
+            or t.shape[axis + 1 :] != y.shape[axis + 1 :]
+        ):
+            raise ctx.fail(f"input shape {t.shape} does not match output {y.shape} on axis {axis}")
+    outer = int(np.prod(y.shape[:axis], dtype=np.int64))
+    sizes = np.array([int(np.prod(t.shape[axis:], dtype=np.int64)) for t in ins], dtype=np.int32)
+    params = (("n_inputs", _i(len(ins))), ("outer", _i(outer)), ("copy_size", "@sizes"))
+    return Step(
+        op.index,
+        op.code,
+        "tc_concat_s8",
+        "list",
+        "tc_concat_params_t",
+        params,
+        (ConstArray("sizes", "int32_t", sizes),),
+        tuple(t.index for t in ins),
+        y.index,
+        0,
+        False,
+    )
+
+
+def _lower_leaky_relu(ctx: _Ctx) -> Step:
+    op, o = ctx.op, ctx.op.options
+    x = ctx.int8_act(op.inputs[0], "input", rank=None)
+    y = ctx.int8_act(op.outputs[0], "output", rank=None)
+    alpha = f32(o.alpha if o is not None else 0.2)
+    ma, sa = quantize_multiplier(float(f32(x.scale) * alpha / f32(y.scale)))
+    mi, si = quantize_multiplier(float(f32(x.scale) / f32(y.scale)))
+    params = (
+        ("size", _i(y.numel)),
+        ("in_zp", _i(x.zero_point)),
+        ("out_zp", _i(y.zero_point)),
+        ("mult_identity", _i(mi)),
+        ("shift_identity", _i(si)),
+        ("mult_alpha", _i(ma)),
+        ("shift_alpha", _i(sa)),
+    )
+    return Step(
+        op.index,
+        op.code,
+        "tc_leaky_relu_s8",
+        "unary",
+        "tc_leaky_relu_params_t",
+        params,
+        (),
+        (x.index,),
+        y.index,
+        0,
+        True,
+    )
+
+
+LOWERINGS: dict[str, Callable[[_Ctx], Step]] = {
+    "CONV_2D": _lower_conv,
+    "DEPTHWISE_CONV_2D": _lower_dwconv,
+    "RESIZE_NEAREST_NEIGHBOR": _lower_resize_nn,
+    "ADD": _lower_add,
+    "CONCATENATION": _lower_concat,
+    "LEAKY_RELU": _lower_leaky_relu,
+}
+
+
+def lower_graph(graph: Graph) -> tuple[Step, ...]:
+    """The static schedule of a graph (TFLite's op order is already topological)."""
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise CodegenError(
+            f"model {graph.name}: needs exactly 1 input and 1 output "
+            f"(has {len(graph.inputs)} and {len(graph.outputs)})"
+        )
+    for role, idx in (("input", graph.inputs[0]), ("output", graph.outputs[0])):
+        t = graph.tensors[idx]
+        if t.dtype != "int8":
+            raise CodegenError(
+                f"model {graph.name}: graph {role} '{t.name}' is {t.dtype}, only int8 is supported"
+            )
+    if not graph.ops:
+        raise CodegenError(f"model {graph.name}: has no operators")
+    steps = []
+    for op in graph.ops:
+        fn = LOWERINGS.get(op.code)
+        if fn is None:
+            raise CodegenError(
+                f"model {graph.name}: op #{op.index} {op.code} is not supported "
+                f"(supported: {', '.join(sorted(LOWERINGS))})"
+            )
+        if len(op.outputs) != 1:
+            raise CodegenError(f"model {graph.name}: op #{op.index} {op.code}: expected one output")
+        steps.append(fn(_Ctx(graph, op)))
+    return tuple(steps)

@@ -1,0 +1,87 @@
+"""Quantization arithmetic done at conversion time, exactly as TFLite does it at Prepare time."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def tflite_round(x: float) -> int:
+    """std::round: half away from zero."""
+    return int(math.copysign(math.floor(abs(x) + 0.5), x))
+
+
+def quantize_multiplier(m: float) -> tuple[int, int]:
+    """tflite::QuantizeMultiplier (double-rounding build): m ~= q * 2^(shift - 31), q in Q31."""
+    if m == 0.0:
+        return 0, 0
+    q, shift = math.frexp(m)
+    q_fixed = tflite_round(q * float(1 << 31))
+    if q_fixed > (1 << 31):
+        raise ValueError(f"multiplier {m} out of range")
+    if q_fixed == (1 << 31):
+        q_fixed //= 2
+        shift += 1
+    if shift < -31:
+        shift = 0
+        q_fixed = 0
+    if q_fixed > 2**31 - 1:
+        raise ValueError(f"multiplier {m} out of range")
+    return int(q_fixed), int(shift)
+
+
+def f32(x: float) -> np.float32:
+    return np.float32(x)
+
+
+def activation_range(act: str, scale: float, zero_point: int) -> tuple[int, int]:
+    """CalculateActivationRangeQuantized for int8 outputs (float32 quantize of the bounds)."""
+    qmin, qmax = -128, 127
+
+    def q(v: float) -> int:
+        return zero_point + tflite_round(float(f32(v) / f32(scale)))
+
+    if act == "NONE":
+        return qmin, qmax
+    if act == "RELU":
+        return max(qmin, q(0.0)), qmax
+    if act == "RELU6":
+        return max(qmin, q(0.0)), min(qmax, q(6.0))
+    if act == "RELU_N1_TO_1":
+        return max(qmin, q(-1.0)), min(qmax, q(1.0))
+    raise ValueError(act)
+
+
+def nearest_neighbor_map(
+    out_size: int, in_size: int, align_corners: bool, half_pixel_centers: bool
+) -> list[int]:
+    """Source indices of reference_ops::ResizeNearestNeighbor (GetNearestNeighbor), in float32."""
+    if align_corners and out_size > 1:
+        scale = f32(in_size - 1) / f32(out_size - 1)
+    else:
+        scale = f32(in_size) / f32(out_size)
+    offset = f32(0.5) if half_pixel_centers else f32(0.0)
+    out = []
+    for v in range(out_size):
+        x = (f32(v) + offset) * scale
+        iv = tflite_round(float(x)) if align_corners else math.floor(float(x))
+        iv = min(iv, in_size - 1)
+        if half_pixel_centers:
+            iv = max(0, iv)
+        out.append(int(iv))
+    return out
+
+
+def compute_padding(stride: int, dilation: int, in_size: int, k: int, out_size: int) -> int:
+    """ComputePaddingWithOffset (the leading/top-left part)."""
+    eff = (k - 1) * dilation + 1
+    total = (out_size - 1) * stride + eff - in_size
+    return max(total, 0) // 2
+
+
+def compute_out_size(padding: str, in_size: int, k: int, stride: int, dilation: int) -> int:
+    eff = (k - 1) * dilation + 1
+    if padding == "SAME":
+        return (in_size + stride - 1) // stride
+    return (in_size + stride - eff) // stride

@@ -1,0 +1,149 @@
+"""Parse a .tflite flatbuffer into small immutable graph objects (no TensorFlow needed)."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from .errors import CodegenError
+
+_SCHEMA_MODULES = (
+    "ai_edge_litert.schema_py_generated",
+    "tflite_micro.tensorflow.lite.micro.python.schema_py_generated",
+)
+
+
+def schema() -> ModuleType:
+    """The TFLite flatbuffer schema module (generated Python; depends on `flatbuffers` only)."""
+    for name in _SCHEMA_MODULES:
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    raise CodegenError("no TFLite schema module found (install ai-edge-litert or tflite-micro)")
+
+
+_DTYPES = {
+    0: "float32",
+    1: "float16",
+    2: "int32",
+    3: "uint8",
+    4: "int64",
+    5: "string",
+    6: "bool",
+    7: "int16",
+    9: "int8",
+    10: "float64",
+    15: "uint32",
+    16: "uint16",
+    17: "int4",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Tensor:
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    scales: tuple[float, ...]
+    zero_points: tuple[int, ...]
+    quantized_dimension: int
+    data: bytes | None  # constant contents, None for activations
+
+    @property
+    def is_const(self) -> bool:
+        return self.data is not None
+
+    @property
+    def numel(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+
+    @property
+    def scale(self) -> float:
+        return self.scales[0] if self.scales else 0.0
+
+    @property
+    def zero_point(self) -> int:
+        return self.zero_points[0] if self.zero_points else 0
+
+    def array(self) -> np.ndarray:
+        if self.data is None:
+            raise ValueError(f"tensor {self.name} is not constant")
+        return np.frombuffer(self.data, dtype=np.dtype(self.dtype)).reshape(self.shape)
+
+
+@dataclass(frozen=True, eq=False)
+class Op:
+    index: int
+    code: str  # builtin operator name, e.g. "CONV_2D"
+    inputs: tuple[int, ...]  # tensor indices, -1 = optional input absent
+    outputs: tuple[int, ...]
+    options: Any  # schema *OptionsT object or None
+
+
+@dataclass(frozen=True, eq=False)
+class Graph:
+    name: str
+    tensors: tuple[Tensor, ...]
+    ops: tuple[Op, ...]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+
+
+def _builtin_names(s: ModuleType) -> dict[int, str]:
+    return {v: k for k, v in vars(s.BuiltinOperator).items() if not k.startswith("_")}
+
+
+def read_tflite(data: bytes, name: str) -> Graph:
+    """Parse one flatbuffer; the model must have exactly one subgraph."""
+    s = schema()
+    try:
+        model = s.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    except Exception as e:  # noqa: BLE001 - any flatbuffer decoding failure
+        raise CodegenError(f"model {name}: not a valid .tflite flatbuffer ({e})") from e
+    if not model.subgraphs or len(model.subgraphs) != 1:
+        raise CodegenError(f"model {name}: expected exactly 1 subgraph, found {len(model.subgraphs or [])}")
+    sg = model.subgraphs[0]
+    names = _builtin_names(s)
+    codes = []
+    for oc in model.operatorCodes or []:
+        code = max(int(oc.builtinCode or 0), int(oc.deprecatedBuiltinCode or 0))
+        codes.append("CUSTOM" if code == s.BuiltinOperator.CUSTOM else names.get(code, f"OP_{code}"))
+    tensors = []
+    for i, t in enumerate(sg.tensors or []):
+        buf = model.buffers[t.buffer] if model.buffers and t.buffer < len(model.buffers) else None
+        const = None
+        if buf is not None and buf.data is not None and len(buf.data) > 0:
+            const = np.asarray(buf.data, dtype=np.uint8).tobytes()
+        elif buf is not None and (getattr(buf, "offset", 0) or 0) > 1:
+            raise CodegenError(f"model {name}: external (offset) buffers are not supported")
+        q = t.quantization
+        scales: tuple[float, ...] = ()
+        zps: tuple[int, ...] = ()
+        qdim = 0
+        if q is not None and q.scale is not None and len(q.scale) > 0:
+            scales = tuple(float(np.float32(x)) for x in q.scale)
+            zps = tuple(int(x) for x in (q.zeroPoint if q.zeroPoint is not None else [0] * len(scales)))
+            qdim = int(q.quantizedDimension or 0)
+        shape = tuple(int(x) for x in (t.shape if t.shape is not None else []))
+        tname = t.name.decode() if isinstance(t.name, bytes) else str(t.name)
+        tensors.append(
+            Tensor(i, tname, shape, _DTYPES.get(int(t.type), f"type{t.type}"), scales, zps, qdim, const)
+        )
+    ops = []
+    for i, o in enumerate(sg.operators or []):
+        ins = tuple(int(x) for x in (o.inputs if o.inputs is not None else []))
+        outs = tuple(int(x) for x in (o.outputs if o.outputs is not None else []))
+        ops.append(Op(i, codes[o.opcodeIndex], ins, outs, o.builtinOptions))
+    return Graph(
+        name=name,
+        tensors=tuple(tensors),
+        ops=tuple(ops),
+        inputs=tuple(int(x) for x in sg.inputs),
+        outputs=tuple(int(x) for x in sg.outputs),
+    )
