@@ -433,12 +433,6 @@ def lower_graph(graph: Graph) -> tuple[Step, ...]:
             f"model {graph.name}: needs exactly 1 input and 1 output "
             f"(has {len(graph.inputs)} and {len(graph.outputs)})"
         )
-    for role, idx in (("input", graph.inputs[0]), ("output", graph.outputs[0])):
-        t = graph.tensors[idx]
-        if t.dtype != "int8":
-            raise CodegenError(
-                f"model {graph.name}: graph {role} '{t.name}' is {t.dtype}, only int8 is supported"
-            )
     if not graph.ops:
         raise CodegenError(f"model {graph.name}: has no operators")
     steps = []
@@ -452,4 +446,10 @@ def lower_graph(graph: Graph) -> tuple[Step, ...]:
         if len(op.outputs) != 1:
             raise CodegenError(f"model {graph.name}: op #{op.index} {op.code}: expected one output")
         steps.append(fn(_Ctx(graph, op)))
+    for role, idx in (("input", graph.inputs[0]), ("output", graph.outputs[0])):
+        t = graph.tensors[idx]
+        if t.dtype != "int8":
+            raise CodegenError(
+                f"model {graph.name}: graph {role} '{t.name}' is {t.dtype}, only int8 is supported"
+            )
     return tuple(steps)
