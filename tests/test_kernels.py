@@ -61,36 +61,38 @@ SPECS: tuple[Spec, ...] = (
     CODEC_LIKE,
 )
 N_INPUTS = 3
+Host = tuple[HostModel, dict[str, bytes], Path, HostModel]  # fused build, .tflite bytes, gen dir, unfused
 
 
 @pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory) -> tuple[HostModel, dict[str, bytes], Path]:
+def host(tmp_path_factory: pytest.TempPathFactory) -> Host:
     models = {s.name: convert(s) for s in SPECS}
     gen_dir = tmp_path_factory.mktemp("gen")
     generate([model_file(s) for s in SPECS], gen_dir)
-    return HostModel(gen_dir), models, gen_dir
+    plain_dir = tmp_path_factory.mktemp("gen-nofuse")
+    generate([model_file(s) for s in SPECS], plain_dir, fuse=False)
+    return HostModel(gen_dir), models, gen_dir, HostModel(plain_dir)
 
 
-def _check(host_model: HostModel, idx: int, model: bytes, shape: tuple[int, ...], seed: int) -> None:
+def _check(host: Host, idx: int, model: bytes, shape: tuple[int, ...], seed: int) -> None:
     x = random_input((1, *shape), seed)
     ref = run_litert_ref(model, x)
     micro = run_tflm(model, x)
-    ours = host_model.run(idx, x).reshape(ref.shape)
     np.testing.assert_array_equal(micro, ref, err_msg="TFLM != TFLite BUILTIN_REF")
-    np.testing.assert_array_equal(ours, ref, err_msg="gen != TFLite BUILTIN_REF")
+    np.testing.assert_array_equal(host[0].run(idx, x).reshape(ref.shape), ref, err_msg="gen != BUILTIN_REF")
+    np.testing.assert_array_equal(host[3].run(idx, x).reshape(ref.shape), ref, err_msg="gen (unfused) != REF")
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
-def test_bit_exact(host: tuple[HostModel, dict[str, bytes], Path], spec: Spec) -> None:
-    hm, models, _ = host
+def test_bit_exact(host: Host, spec: Spec) -> None:
     idx = [s.name for s in SPECS].index(spec.name)
     for seed in range(N_INPUTS):
-        _check(hm, idx, models[spec.name], spec.input_shape, seed)
+        _check(host, idx, host[1][spec.name], spec.input_shape, seed)
 
 
-def test_extreme_inputs(host: tuple[HostModel, dict[str, bytes], Path]) -> None:
+def test_extreme_inputs(host: Host) -> None:
     """Saturated inputs (all -128 / all 127) stress the clamps and the rounding."""
-    hm, models, _ = host
+    hm, models, _, _ = host
     for idx, spec in enumerate(SPECS):
         for v in (-128, 127):
             x = np.full((1, *spec.input_shape), v, dtype=np.int8)
@@ -98,9 +100,9 @@ def test_extreme_inputs(host: tuple[HostModel, dict[str, bytes], Path]) -> None:
             np.testing.assert_array_equal(hm.run(idx, x).reshape(ref.shape), ref, err_msg=spec.name)
 
 
-def test_codec_like_sanitizers(host: tuple[HostModel, dict[str, bytes], Path], tmp_path: Path) -> None:
+def test_codec_like_sanitizers(host: Host, tmp_path: Path) -> None:
     """The codec-like model built with ASan+UBSan as a standalone executable, byte-for-byte equal."""
-    hm, models, gen_dir = host
+    hm, models, gen_dir, _ = host
     exe = build_executable(gen_dir, sanitize=True)
     idx = hm.index(model_file(CODEC_LIKE).stem)
     for seed in range(2):

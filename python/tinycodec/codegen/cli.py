@@ -15,11 +15,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument("--manifest", help="model bundle manifest.json (or its folder)")
     src.add_argument("--tflite", nargs="+", help="bare .tflite files instead of a manifest")
     parser.add_argument("--out", default="firmware/generated", help="output folder (default: %(default)s)")
+    parser.add_argument(
+        "--no-fuse",
+        action="store_true",
+        help="do not fold RESIZE_NEAREST_NEIGHBOR into the following CONV_2D",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        report = generate(args.manifest if args.manifest else args.tflite, args.out)
+        report = generate(args.manifest if args.manifest else args.tflite, args.out, fuse=not args.no_fuse)
     except CodegenError as e:
         print(f"codegen: error: {e}", file=sys.stderr)
         return 2

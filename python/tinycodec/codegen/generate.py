@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .emit import ModelUnit, c_ident, emit_data_c, emit_data_h, emit_internal_h, emit_model_c
 from .errors import CodegenError
-from .ops import lower_graph
+from .ops import fuse_resize_conv, lower_graph
 from .planner import plan_memory
 from .reader import read_tflite
 
@@ -103,7 +103,7 @@ def model_hash(sources: Sequence[ModelSource]) -> bytes:
     return h.digest()
 
 
-def build_units(sources: Sequence[ModelSource]) -> tuple[ModelUnit, ...]:
+def build_units(sources: Sequence[ModelSource], fuse: bool = True) -> tuple[ModelUnit, ...]:
     units = []
     taken: set[str] = set()
     names = [s.name for s in sources]
@@ -112,6 +112,8 @@ def build_units(sources: Sequence[ModelSource]) -> tuple[ModelUnit, ...]:
     for i, s in enumerate(sources):
         g = read_tflite(s.data, s.name)
         steps = lower_graph(g)
+        if fuse:
+            steps = fuse_resize_conv(g, steps)
         plan = plan_memory(g, steps)
         units.append(
             ModelUnit(
@@ -121,9 +123,9 @@ def build_units(sources: Sequence[ModelSource]) -> tuple[ModelUnit, ...]:
     return tuple(units)
 
 
-def render(sources: Sequence[ModelSource]) -> tuple[dict[str, str], tuple[ModelUnit, ...]]:
+def render(sources: Sequence[ModelSource], fuse: bool = True) -> tuple[dict[str, str], tuple[ModelUnit, ...]]:
     """File name -> text for all generated files."""
-    units = build_units(sources)
+    units = build_units(sources, fuse)
     arena = max(u.plan.arena_bytes for u in units)
     files = {
         "tc_model_data.h": emit_data_h(units, arena),
@@ -135,9 +137,12 @@ def render(sources: Sequence[ModelSource]) -> tuple[dict[str, str], tuple[ModelU
     return files, units
 
 
-def generate(src: str | Path | Sequence[str | Path], out_dir: str | Path = "firmware/generated") -> GenReport:
+def generate(
+    src: str | Path | Sequence[str | Path], out_dir: str | Path = "firmware/generated", fuse: bool = True
+) -> GenReport:
+    """Generate C for the models; `fuse` folds RESIZE_NEAREST_NEIGHBOR into the CONV_2D that reads it."""
     sources = load_sources(src)
-    files, units = render(sources)
+    files, units = render(sources, fuse)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("tc_model_*"):

@@ -181,6 +181,9 @@ def _lower_conv(ctx: _Ctx) -> Step:
         ("bias", "@bias" if bias is not None else "0"),
         ("out_mult", "@mult"),
         ("out_shift", "@shift"),
+        ("y_map", "0"),
+        ("x_map", "0"),
+        ("src_w", _i(iw)),
     )
     return Step(
         op.index,
@@ -424,6 +427,47 @@ LOWERINGS: dict[str, Callable[[_Ctx], Step]] = {
     "CONCATENATION": _lower_concat,
     "LEAKY_RELU": _lower_leaky_relu,
 }
+
+
+def fuse_resize_conv(graph: Graph, steps: tuple[Step, ...]) -> tuple[Step, ...]:
+    """RESIZE_NEAREST_NEIGHBOR whose only reader is a CONV_2D: the conv reads through the index maps.
+
+    Bit-exact by construction (the resize only copies int8 values) and saves the resized tensor's RAM.
+    """
+    readers: dict[int, int] = {}
+    for s in steps:
+        for t in s.inputs:
+            readers[t] = readers.get(t, 0) + 1
+    by_output = {s.output: s for s in steps}
+    fused: dict[int, Step] = {}  # conv op index -> fused step
+    dropped: set[int] = set()
+    for s in steps:
+        if s.op != "CONV_2D":
+            continue
+        r = by_output.get(s.inputs[0])
+        if r is None or r.op != "RESIZE_NEAREST_NEIGHBOR" or readers.get(r.output) != 1:
+            continue
+        if r.output in graph.outputs:
+            continue
+        rp = dict(r.params)
+        params = tuple(
+            (f, {"y_map": "@ymap", "x_map": "@xmap", "src_w": rp["in_w"]}.get(f, v)) for f, v in s.params
+        )
+        fused[s.op_index] = Step(
+            s.op_index,
+            f"{r.op}+{s.op}",
+            s.kernel,
+            s.call,
+            s.params_type,
+            params,
+            s.arrays + r.arrays,
+            r.inputs,
+            s.output,
+            s.macs,
+            s.elementwise,
+        )
+        dropped.add(r.op_index)
+    return tuple(fused.get(s.op_index, s) for s in steps if s.op_index not in dropped)
 
 
 def lower_graph(graph: Graph) -> tuple[Step, ...]:

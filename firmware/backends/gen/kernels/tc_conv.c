@@ -1,4 +1,5 @@
-/* CONV_2D int8 per-channel, reference_integer_ops::ConvPerChannel semantics (batch 1, groups 1). */
+/* CONV_2D int8 per-channel, reference_integer_ops::ConvPerChannel semantics (batch 1, groups 1),
+ * optionally reading its input through nearest-neighbour index maps (fused upsampling). */
 #include "tc_fixedpoint.h"
 #include "tc_kernels.h"
 
@@ -17,12 +18,14 @@ void tc_conv2d_s8(const tc_conv_params_t *p, const int8_t *in, int8_t *out) {
           if (iy < 0 || iy >= p->in_h) {
             continue;
           }
+          const int32_t sy = p->y_map != 0 ? (int32_t)p->y_map[iy] : iy;
           for (int32_t kx = 0; kx < p->k_w; ++kx) {
             const int32_t ix = in_x0 + p->dil_w * kx;
             if (ix < 0 || ix >= p->in_w) {
               continue;
             }
-            const int8_t *in_px = in + ((int64_t)iy * p->in_w + ix) * in_c;
+            const int32_t sx = p->x_map != 0 ? (int32_t)p->x_map[ix] : ix;
+            const int8_t *in_px = in + ((int64_t)sy * p->src_w + sx) * in_c;
             const int8_t *w = w_oc + ((int64_t)ky * p->k_w + kx) * in_c;
             for (int32_t ic = 0; ic < in_c; ++ic) {
               acc += (int32_t)w[ic] * ((int32_t)in_px[ic] + p->in_offset);

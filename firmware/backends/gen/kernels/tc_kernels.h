@@ -7,9 +7,12 @@
 
 #include <stdint.h>
 
-/* CONV_2D, per-channel int8 weights (symmetric), int32 bias. */
+/* CONV_2D, per-channel int8 weights (symmetric), int32 bias.
+ * Optional fused nearest-neighbour upsampling of the input: when y_map/x_map are set, the conv sees a
+ * virtual in_h x in_w input whose row r / column c is source row y_map[r] / column x_map[c] of a
+ * src_w-wide tensor (RESIZE_NEAREST_NEIGHBOR + CONV_2D without materialising the resized tensor). */
 typedef struct {
-  int32_t in_h, in_w, in_c;
+  int32_t in_h, in_w, in_c;  /* (virtual) input seen by the convolution */
   int32_t out_h, out_w, out_c;
   int32_t k_h, k_w;
   int32_t stride_h, stride_w;
@@ -22,6 +25,9 @@ typedef struct {
   const int32_t *bias;       /* [out_c] or NULL */
   const int32_t *out_mult;   /* [out_c] Q31 */
   const int32_t *out_shift;  /* [out_c] */
+  const uint16_t *y_map;     /* [in_h] source rows, or NULL */
+  const uint16_t *x_map;     /* [in_w] source columns, or NULL */
+  int32_t src_w;             /* width of the source tensor (= in_w without maps) */
 } tc_conv_params_t;
 
 void tc_conv2d_s8(const tc_conv_params_t *p, const int8_t *in, int8_t *out);
