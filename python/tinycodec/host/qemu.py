@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -190,12 +191,17 @@ def build_firmware(
     return root / ".pio" / "build" / env / "firmware.elf"
 
 
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tinycodec.host.qemu", description=__doc__.splitlines()[0])
     ap.add_argument("--elf", required=True, help="firmware ELF to boot")
     ap.add_argument("--board", default="qemu", help=f"board name ({', '.join(BOARDS)})")
     ap.add_argument("--machine", default=None, help="QEMU machine (overrides --board)")
     args = ap.parse_args(argv)
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)  # `kill` cleans up QEMU like Ctrl-C
     try:
         with QemuBoard(args.elf, board=args.board, machine=args.machine) as q:
             sys.stdout.write(

@@ -65,6 +65,7 @@ class Device:
                 raise ValueError("url or port required")
             port = serial.serial_for_url(url, timeout=0.05, baudrate=115200)
         self.ser = port
+        self._is_socket = type(port).__module__.endswith("protocol_socket")
         self.timeout = timeout
         self.retries = retries
         self.on_reboot = on_reboot
@@ -115,14 +116,30 @@ class Device:
         while not self._queue:
             if time.monotonic() >= deadline:
                 return None
-            n = getattr(self.ser, "in_waiting", 0) or 1
-            chunk = self.ser.read(n)
+            chunk = self._read_some()
             if chunk:
                 self._queue.extend(self._decoder.feed(chunk))
         item = self._queue.pop(0)
         if isinstance(item, Packet) and item.type == MsgType.INFO and item.req_id == 0:
             self._note_boot(item)
         return item
+
+    def _read_some(self) -> bytes:
+        """Wait (up to the port timeout) for data, then take everything already available.
+        pyserial's socket:// in_waiting only says 0/1, so drain those with a zero-timeout read:
+        reading byte by byte caps device->host at ~16 kB/s."""
+        first = self.ser.read(1)
+        if not first:
+            return b""
+        if self._is_socket:
+            old = self.ser.timeout
+            self.ser.timeout = 0
+            try:
+                return first + self.ser.read(1 << 16)
+            finally:
+                self.ser.timeout = old
+        n = getattr(self.ser, "in_waiting", 0)
+        return first + (self.ser.read(n) if n else b"")
 
     def _note_boot(self, pkt: Packet) -> None:
         info = parse_info(pkt.body)
