@@ -1,0 +1,192 @@
+"""The `tinycodec` command line: argparse verbs only, the logic lives in the modules."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import DEFAULT_DATA, REPO_ROOT
+
+
+class UserError(Exception):
+    """An error the user can fix; printed as one line, exit code 2."""
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .config import ModelConfig, TrainConfig
+    from .train import train
+
+    tcfg = TrainConfig(
+        data_dir=args.data,
+        run_dir=args.run,
+        steps=args.steps,
+        batch=args.batch,
+        crop=args.crop,
+        lr=args.lr,
+        val_every=args.val_every,
+        ckpt_every=args.val_every,
+        seed=args.seed,
+    )
+    train(ModelConfig(), tcfg, resume=args.resume)
+    return 0
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train the codec (rate + lambda*distortion) on shared/data/train",
+        description="Train the variable-rate codec. Validation and checkpoint selection use "
+        "shared/data/val; Kodak is never used.",
+    )
+    p.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="data root with train/ and val/ (default: %(default)s)"
+    )
+    p.add_argument(
+        "--run", type=Path, default=REPO_ROOT / "runs" / "tc-small", help="run folder for checkpoints and log.csv"
+    )
+    p.add_argument("--steps", type=int, default=150_000, help="total steps (default: %(default)s)")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--crop", type=int, default=64, help="random crop size (default: the export tile, %(default)s)")
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--val-every", type=int, default=2000, help="validate and checkpoint every N steps")
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--resume", action="store_true", help="continue from the run folder's latest checkpoint")
+    p.set_defaults(func=_cmd_train)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tinycodec", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"tinycodec {__version__}")
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for add in VERBS:
+        add(sub)
+    return parser
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .config import ExportConfig
+    from .export import export_bundle
+
+    m = export_bundle(args.run, args.out, args.data, ExportConfig(tile=args.tile), which=args.which)
+    for e in m["models"]:
+        print(f"{e['name']}: {e['size']} bytes, {e['kmac_per_pixel']} kMAC/px, TFLM arena {e['tflm_arena_bytes']} B")
+    print(f"wrote {args.out}/manifest.json (model hash {m['model_hash'][:16]})")
+    return 0
+
+
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="export full-int8 TFLite encoder/decoder per quality + CDF tables + manifest")
+    p.add_argument("--run", type=Path, default=REPO_ROOT / "runs" / "tc-small", help="training run folder")
+    p.add_argument("--which", choices=["best", "last"], default="best", help="checkpoint: best on val, or last")
+    p.add_argument("--out", type=Path, default=REPO_ROOT / "models" / "tc-small")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data root; calibration uses train/")
+    p.add_argument("--tile", type=int, default=64, help="fixed tile size of the exported models")
+    p.set_defaults(func=_cmd_export)
+
+
+def _output_dir(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{path}: cannot create output directory ({e.strerror})") from None
+    if not os.access(path, os.W_OK):
+        raise UserError(f"{path}: output directory is not writable")
+    return path
+
+
+def _cmd_compress(args: argparse.Namespace) -> int:
+    from .bundle import Bundle
+    from .codec import HostCodec
+    from .imageio import read_rgb
+    from .metrics import bpp
+
+    codec = HostCodec(Bundle.load(args.model))
+    out = _output_dir(args.out)
+    for path in _progress(args.images, "compress"):
+        img, note = read_rgb(path)
+        if note:
+            print(f"note: {note}", file=sys.stderr)
+        data = codec.compress(img, args.quality)
+        dst = out / f"{path.stem}.tcz"
+        dst.write_bytes(data)
+        print(f"{dst}: {len(data)} bytes, {bpp(len(data), *img.shape[:2]):.4f} bpp")
+    return 0
+
+
+def _cmd_decompress(args: argparse.Namespace) -> int:
+    from .bundle import Bundle
+    from .codec import HostCodec
+    from .imageio import write_png
+
+    codec = HostCodec(Bundle.load(args.model))
+    out = _output_dir(args.out)
+    for path in _progress(args.files, "decompress"):
+        if path.is_dir():
+            raise UserError(f"{path}: is a directory, expected a .tcz file")
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise UserError(f"{path}: cannot read ({e.strerror})") from None
+        try:
+            img = codec.decompress(data)
+        except Exception as e:
+            from .errors import known_error_message
+
+            if known_error_message(e) is None:
+                raise
+            raise UserError(f"{path}: {e}") from None
+        dst = out / f"{path.stem}.png"
+        write_png(dst, img)
+        print(f"{dst}: {img.shape[1]}x{img.shape[0]}")
+    return 0
+
+
+def _progress(items, desc):
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="img", disable=len(items) < 2, file=sys.stderr)
+
+
+def _add_codec(sub) -> None:
+    p = sub.add_parser("compress", help="compress images to .tcz files (int8 models on TFLM, rANS)")
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    p.add_argument("-q", "--quality", type=int, default=2, help="quality level 1..N (default: %(default)s)")
+    p.add_argument("-o", "--out", type=Path, required=True, help="output directory for <stem>.tcz")
+    p.add_argument("--model", type=Path, default=REPO_ROOT / "models" / "tc-small", help="model bundle folder")
+    p.set_defaults(func=_cmd_compress)
+    p = sub.add_parser("decompress", help="decompress .tcz files to PNG")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("-o", "--out", type=Path, required=True, help="output directory for <stem>.png")
+    p.add_argument("--model", type=Path, default=REPO_ROOT / "models" / "tc-small", help="model bundle folder")
+    p.set_defaults(func=_cmd_decompress)
+
+
+VERBS = [_add_train, _add_export, _add_codec]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("tinycodec: interrupted", file=sys.stderr)
+        return 130
+    except UserError as e:
+        print(f"tinycodec: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001 - last line of defence: one line, never a traceback
+        from .errors import known_error_message
+
+        msg = known_error_message(e)
+        if msg is None:
+            raise
+        print(f"tinycodec: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

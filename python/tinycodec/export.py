@@ -1,0 +1,200 @@
+"""Export: full-int8 TFLite encoder and decoder per quality level, integer CDF tables, a manifest.
+
+Pixels: int8 q = p - 128 (scale 1/255, zero point -128) in and out. Latent: scale 1.0, zero point 0, so
+one int8 step is one quantization bin and the device entropy-codes exactly the symbols the entropy model
+was trained on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .config import ExportConfig, ModelConfig
+from .data import load_folder
+from .entropy_tables import tables_from_cdf
+from .model import build_decoder, build_encoder, macs_per_pixel
+from .oracle import TflmModel, tflm_arena_bytes
+from .tfenv import tf
+from .tflite_fb import load_model, op_names, rescale_bias, set_tensor_quant, tensor_quant
+
+PIXEL_SCALE = np.float32(1 / 255)
+
+
+class ExportError(Exception):
+    pass
+
+
+def _convert(model, rep: list[np.ndarray]) -> bytearray:
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([r[None].astype(np.float32)] for r in rep)
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    return bytearray(conv.convert())
+
+
+def _io(data: bytearray):
+    sg = load_model(data).Subgraphs(0)
+    return sg, sg.Inputs(0), sg.Outputs(0)
+
+
+def pin_encoder(data: bytearray) -> None:
+    sg, i, o = _io(data)
+    q = tensor_quant(sg.Tensors(i))
+    if q.zero_point != (-128,) or abs(q.scale[0] - float(PIXEL_SCALE)) > 1e-9:
+        raise ExportError(f"encoder input quantization {q} is not pixels/255 with zero point -128")
+    set_tensor_quant(data, o, 1.0, 0)
+
+
+def pin_decoder(data: bytearray) -> None:
+    """Decoder input -> scale 1, zp 0 (bias of the first conv rescaled); output -> pixels."""
+    sg, i, o = _io(data)
+    old = tensor_quant(sg.Tensors(i))
+    if len(old.scale) != 1:
+        raise ExportError("decoder input is not per-tensor quantized")
+    model = load_model(data)
+    ops = [sg.Operators(k) for k in range(sg.OperatorsLength())]
+    names = op_names(model)
+    chain, t = [i], i
+    while True:  # follow ops that pass quantization through (nearest resize) to the first conv
+        k = next(k for k, op in enumerate(ops) if t in list(op.InputsAsNumpy()))
+        if names[k] == "RESIZE_NEAREST_NEIGHBOR":
+            t = int(ops[k].Outputs(0))
+            chain.append(t)
+            continue
+        if names[k] != "CONV_2D":
+            raise ExportError(f"decoder starts with {names[k]}, expected RESIZE_NEAREST_NEIGHBOR/CONV_2D")
+        bias = int(ops[k].Inputs(2))
+        break
+    for t in chain:
+        set_tensor_quant(data, t, 1.0, 0)
+    rescale_bias(data, bias, old.scale[0])
+    set_tensor_quant(data, o, float(PIXEL_SCALE), -128)
+
+
+def _fold(codec, mcfg: ModelConfig, tile: int, level: int):
+    enc, dec = build_encoder(mcfg, tile), build_decoder(mcfg, tile)
+    enc.set_weights(codec.encoder.get_weights())
+    dec.set_weights(codec.decoder.get_weights())
+    g = codec.gain.numpy()[level]
+    ig = codec.inv_gain.numpy()[level]
+    last = enc.layers[-1]
+    k, b = last.get_weights()
+    last.set_weights([k * g[None, None, None, :], b * g])
+    first = next(layer for layer in dec.layers if isinstance(layer, tf.keras.layers.Layer) and layer.name == "dec0")
+    k, b = first.get_weights()
+    first.set_weights([k * ig[None, None, :, None], b])
+    return enc, dec
+
+
+def calibration_tiles(data_dir: Path, tile: int, n: int, seed: int = 7) -> list[np.ndarray]:
+    """Random tiles from the *training* set (never Kodak), with pure black and white pixels included."""
+    imgs = load_folder(data_dir / "train")
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        im = imgs[int(rng.integers(len(imgs)))]
+        y, x = (int(rng.integers(s - tile + 1)) for s in im.shape[:2])
+        out.append(im[y : y + tile, x : x + tile].astype(np.float32) / 255.0)
+    out[0][0, 0], out[0][0, 1] = 0.0, 1.0
+    return out
+
+
+@dataclass(frozen=True)
+class ExportedModel:
+    name: str
+    role: str
+    quality: int
+    file: str
+    sha256: str
+    size: int
+    input: dict
+    output: dict
+    ops: list
+    params: int
+    kmac_per_pixel: float
+    tflm_arena_bytes: int
+
+
+def _describe(data: bytes, name: str, role: str, quality: int, params: int, kmac: float) -> ExportedModel:
+    sg, i, o = _io(bytearray(data))
+
+    def io(t):
+        tq = tensor_quant(sg.Tensors(t))
+        return {
+            "shape": [int(s) for s in sg.Tensors(t).ShapeAsNumpy()],
+            "scale": tq.scale[0],
+            "zero_point": tq.zero_point[0],
+        }
+
+    return ExportedModel(
+        name,
+        role,
+        quality,
+        f"{name}.tflite",
+        hashlib.sha256(data).hexdigest(),
+        len(data),
+        io(i),
+        io(o),
+        sorted(set(op_names(load_model(bytearray(data))))),
+        params,
+        round(kmac, 3),
+        tflm_arena_bytes(data),
+    )
+
+
+def export_bundle(
+    run_dir: Path, out_dir: Path, data_dir: Path, ecfg: ExportConfig = ExportConfig(), which: str = "best"
+) -> dict:
+    from .train import load_codec
+
+    codec, mcfg, step = load_codec(run_dir, which)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    calib = calibration_tiles(data_dir, ecfg.tile, ecfg.calib_tiles)
+    models, entropy = [], {}
+    for level in tqdm(range(mcfg.levels), desc="export", unit="level"):
+        q = level + 1
+        enc, dec = _fold(codec, mcfg, ecfg.tile, level)
+        enc_b = _convert(enc, calib)
+        pin_encoder(enc_b)
+        oracle = TflmModel(bytes(enc_b))
+        lat = [oracle.run(np.round(t * 255) - 128).astype(np.float32)[0] for t in calib]
+        dec_b = _convert(dec, lat)
+        pin_decoder(dec_b)
+        for role, m, b in (("encoder", enc, enc_b), ("decoder", dec, dec_b)):
+            name = f"{role[:3]}_q{q}"
+            (out_dir / f"{name}.tflite").write_bytes(bytes(b))
+            models.append(_describe(bytes(b), name, role, q, m.count_params(), macs_per_pixel(m, ecfg.tile) / 1e3))
+        tables = tables_from_cdf(
+            lambda lo, hi, lv=level: codec.density.cdf_numpy(lv, lo, hi),
+            mcfg.latent_channels,
+            ecfg.cdf_precision,
+            ecfg.tail_mass,
+        )
+        entropy[f"q{q}"] = tables.to_json()
+    h = hashlib.sha256()
+    for m in models:
+        h.update((out_dir / m.file).read_bytes())
+    manifest = {
+        "format": "tinycodec-manifest",
+        "version": 1,
+        "name": mcfg.name,
+        "tile": [ecfg.tile, ecfg.tile],
+        "stride": mcfg.stride,
+        "latent_channels": mcfg.latent_channels,
+        "qualities": mcfg.levels,
+        "lambdas": list(mcfg.lambdas),
+        "train_step": step,
+        "models": [vars(m) for m in models],
+        "model_hash": h.hexdigest(),
+        "entropy": entropy,
+    }
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest
