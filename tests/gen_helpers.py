@@ -94,9 +94,7 @@ def _apply(tf, tfk, x, kind: str, kw: dict[str, Any]):
     if kind == "resize_v1":  # RESIZE_NEAREST_NEIGHBOR with explicit flags
         size, ac, hp = kw["size"], kw.get("align_corners", False), kw.get("half_pixel_centers", False)
         return tfk.layers.Lambda(
-            lambda t: tf.raw_ops.ResizeNearestNeighbor(
-                images=t, size=size, align_corners=ac, half_pixel_centers=hp
-            )
+            lambda t: tf.raw_ops.ResizeNearestNeighbor(images=t, size=size, align_corners=ac, half_pixel_centers=hp)
         )(x)
     if kind == "add_res":  # x + conv(x) [+ activation]
         y = _conv(tfk, {"filters": x.shape[-1], **kw.get("conv", {})})(x)
@@ -233,3 +231,34 @@ CODEC_LIKE = Spec(
         L("conv", filters=3, kernel=3),
     ),
 )
+
+
+def mutate_tflite(data: bytes, fn) -> bytes:
+    """Edit a .tflite with the flatbuffer object API (e.g. to force quantization corner cases)."""
+    import flatbuffers
+
+    from tinycodec.codegen.reader import schema
+
+    s = schema()
+    model = s.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    fn(model)
+    b = flatbuffers.Builder(0)
+    b.Finish(model.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def set_output_quant(op_pos: int, scale: float | None = None, zero_point: int | None = None, act: int | None = None):
+    """Mutation: change the output quantization (and optionally the fused activation) of op #op_pos."""
+
+    def fn(model) -> None:
+        sg = model.subgraphs[0]
+        op = sg.operators[op_pos]
+        q = sg.tensors[op.outputs[0]].quantization
+        if scale is not None:
+            q.scale = [scale]
+        if zero_point is not None:
+            q.zeroPoint = [zero_point]
+        if act is not None:
+            op.builtinOptions.fusedActivationFunction = act
+
+    return fn

@@ -7,7 +7,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gen_helpers import CODEC_LIKE, L, Spec, convert, model_file, random_input, run_litert_ref, run_tflm
+from gen_helpers import (
+    CODEC_LIKE,
+    L,
+    Spec,
+    convert,
+    model_file,
+    mutate_tflite,
+    random_input,
+    run_litert_ref,
+    run_tflm,
+    set_output_quant,
+)
 from tinycodec.codegen import generate
 from tinycodec.codegen.hostlib import HostModel, build_executable, run_executable
 
@@ -23,14 +34,10 @@ SPECS: tuple[Spec, ...] = (
     Spec("conv_k1", (6, 6, 16), (L("conv", filters=4, kernel=1),)),
     Spec("conv_k3_dil2", (10, 10, 4), (L("conv", filters=4, kernel=3, dilation=2),)),
     Spec("conv_k3_dil2_valid", (11, 9, 2), (L("conv", filters=3, kernel=3, dilation=2, padding="valid"),)),
-    Spec(
-        "conv_k2_valid_nobias", (7, 5, 3), (L("conv", filters=3, kernel=2, padding="valid", use_bias=False),)
-    ),
+    Spec("conv_k2_valid_nobias", (7, 5, 3), (L("conv", filters=3, kernel=2, padding="valid", use_bias=False),)),
     Spec("conv_relu6", (8, 8, 3), (L("conv", filters=4, kernel=3, activation="relu6"),)),
     Spec("conv_k3x1_s1x2", (8, 9, 3), (L("conv", filters=4, kernel=(3, 1), strides=(1, 2)),)),
-    Spec(
-        "conv_k4_s2_same_even", (12, 12, 8), (L("conv", filters=8, kernel=4, strides=2, activation="relu"),)
-    ),
+    Spec("conv_k4_s2_same_even", (12, 12, 8), (L("conv", filters=8, kernel=4, strides=2, activation="relu"),)),
     Spec("conv_64_s2_relu", (64, 64, 3), (L("conv", filters=16, kernel=3, strides=2, activation="relu"),)),
     # RESIZE_NEAREST_NEIGHBOR
     Spec("up2", (4, 4, 8), (L("up", size=2),)),
@@ -109,3 +116,52 @@ def test_codec_like_sanitizers(host: Host, tmp_path: Path) -> None:
         x = random_input((1, *CODEC_LIKE.input_shape), 100 + seed)
         ref = run_litert_ref(models[CODEC_LIKE.name], x)
         assert run_executable(exe, idx, x, tmp_path) == ref.tobytes()
+
+
+def _out_scale(model: bytes, op_pos: int) -> float:
+    from tinycodec.codegen.reader import read_tflite
+
+    g = read_tflite(model, "m")
+    return g.tensors[g.ops[op_pos].outputs[0]].scale
+
+
+def _mutants() -> list[tuple[str, bytes, tuple[int, ...]]]:
+    """Converted models edited so the fused-activation clamps and multiplier >= 1 paths really bite."""
+    by_name = {s.name: s for s in SPECS}
+    out = []
+
+    def add(name: str, base: str, op_pos: int, **kw: float | int) -> None:
+        spec = by_name[base]
+        data = convert(spec)
+        scale = kw.pop("scale_factor", None)
+        if scale is not None:
+            kw["scale"] = _out_scale(data, op_pos) * float(scale)
+        out.append((name, mutate_tflite(data, set_output_quant(op_pos, **kw)), spec.input_shape))
+
+    add("conv_relu_zp_m20", "conv_k3_s1_same_relu", 0, zero_point=-20)
+    add("conv_relu6_tight", "conv_relu6", 0, zero_point=5, scale=6.0 / 100.0)
+    add("conv_relu_n1_to_1", "conv_k3_s2_same_odd", 0, zero_point=3, scale=1.0 / 64.0, act=2)
+    add("conv_mult_gt_1", "conv_k1", 0, scale_factor=1.0 / 600.0)
+    add("conv_no_act_zp", "conv_k5_s2_valid_relu", 0, zero_point=40, act=0)
+    add("dw_relu_zp", "dw_k3_relu", 0, zero_point=-7)
+    add("add_relu_zp", "add_residual_relu", 1, zero_point=-10)
+    add("add_relu6", "add_two_convs", 2, zero_point=-30, scale=6.0 / 150.0, act=3)
+    add("leaky_out_rescale", "leaky_input", 0, scale_factor=0.5, zero_point=9)
+    return out
+
+
+def test_quantization_corner_cases(tmp_path: Path) -> None:
+    mutants = _mutants()
+    files = []
+    for name, data, _ in mutants:
+        f = tmp_path / f"{name}.tflite"
+        f.write_bytes(data)
+        files.append(f)
+    generate(files, tmp_path / "gen")
+    hm = HostModel(tmp_path / "gen")
+    for idx, (name, data, shape) in enumerate(mutants):
+        for seed in range(N_INPUTS):
+            x = random_input((1, *shape), seed)
+            ref = run_litert_ref(data, x)
+            np.testing.assert_array_equal(run_tflm(data, x), ref, err_msg=f"{name}: TFLM != REF")
+            np.testing.assert_array_equal(hm.run(idx, x).reshape(ref.shape), ref, err_msg=f"{name}: gen != REF")

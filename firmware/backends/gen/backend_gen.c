@@ -7,11 +7,5 @@
 static int tc_gen_init(void) { return 0; }
 
 const tc_backend_t tc_backend = {
-    "gen",
-    tc_gen_model_hash,
-    TC_GEN_N_MODELS,
-    tc_gen_models,
-    TC_GEN_ARENA_BYTES,
-    tc_gen_init,
-    tc_gen_run,
+    "gen", tc_gen_model_hash, TC_GEN_N_MODELS, tc_gen_models, TC_GEN_ARENA_BYTES, tc_gen_init, tc_gen_run,
 };

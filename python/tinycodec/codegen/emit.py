@@ -62,8 +62,7 @@ def _array(name: str, arr: ConstArray) -> str:
     n = arr.values.size
     per_line = 20 if arr.ctype == "int8_t" else 8
     return (
-        f"static const {arr.ctype} {name}[{max(n, 1)}] TC_ALIGNED = {{\n"
-        f"{_format_values(arr.values, per_line)}\n}};\n"
+        f"static const {arr.ctype} {name}[{max(n, 1)}] TC_ALIGNED = {{\n{_format_values(arr.values, per_line)}\n}};\n"
     )
 
 
@@ -126,15 +125,11 @@ def emit_model_c(u: ModelUnit, units: tuple[ModelUnit, ...]) -> str:
 
 
 def emit_internal_h(units: tuple[ModelUnit, ...]) -> str:
-    decls = "\n".join(
-        f"void tc_gen_run_{u.ident}(const int8_t *in, int8_t *out, int8_t *arena);" for u in units
-    )
+    decls = "\n".join(f"void tc_gen_run_{u.ident}(const int8_t *in, int8_t *out, int8_t *arena);" for u in units)
     return (
         _banner("Internal declarations shared by the generated files.", units)
         + "#ifndef TC_MODEL_INTERNAL_H\n#define TC_MODEL_INTERNAL_H\n\n#include <stdint.h>\n\n"
-        "#define TC_ALIGNED __attribute__((aligned(16)))\n\n"
-        + decls
-        + "\n\n#endif /* TC_MODEL_INTERNAL_H */\n"
+        "#define TC_ALIGNED __attribute__((aligned(16)))\n\n" + decls + "\n\n#endif /* TC_MODEL_INTERNAL_H */\n"
     )
 
 

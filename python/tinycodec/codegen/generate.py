@@ -116,9 +116,7 @@ def build_units(sources: Sequence[ModelSource], fuse: bool = True) -> tuple[Mode
             steps = fuse_resize_conv(g, steps)
         plan = plan_memory(g, steps)
         units.append(
-            ModelUnit(
-                i, s.name, c_ident(s.name, taken), s.file, hashlib.sha256(s.data).hexdigest(), g, steps, plan
-            )
+            ModelUnit(i, s.name, c_ident(s.name, taken), s.file, hashlib.sha256(s.data).hexdigest(), g, steps, plan)
         )
     return tuple(units)
 

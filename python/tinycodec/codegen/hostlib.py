@@ -94,9 +94,7 @@ def build_executable(gen_dir: str | Path, sanitize: bool = True, cache: Path = C
     """A standalone driver (host/tc_gen_main.c): `exe IDX IN.bin OUT.bin`; sanitizer build by default."""
     gen_dir = Path(gen_dir).resolve()
     flags = (*CFLAGS[1:], *SANITIZE) if sanitize else CFLAGS
-    return _compile(
-        _sources(gen_dir) + [GEN_DIR / "host" / "tc_gen_main.c"], gen_dir, flags, "tc_gen_main", cache
-    )
+    return _compile(_sources(gen_dir) + [GEN_DIR / "host" / "tc_gen_main.c"], gen_dir, flags, "tc_gen_main", cache)
 
 
 @dataclass(frozen=True)

@@ -79,9 +79,7 @@ class _Ctx:
         if t.dtype != "int8":
             raise self.fail(f"{what} tensor '{t.name}' is {t.dtype}, only int8 is supported")
         if len(t.scales) != 1:
-            raise self.fail(
-                f"{what} tensor '{t.name}' must be per-tensor quantized (has {len(t.scales)} scales)"
-            )
+            raise self.fail(f"{what} tensor '{t.name}' must be per-tensor quantized (has {len(t.scales)} scales)")
         if rank is not None:
             if len(t.shape) != rank:
                 raise self.fail(f"{what} tensor '{t.name}' has rank {len(t.shape)}, expected {rank}")
@@ -126,9 +124,7 @@ def _bias(ctx: _Ctx, idx: int, n: int) -> ConstArray | None:
 def _const_int8_weights(ctx: _Ctx, idx: int) -> Tensor:
     w = ctx.t(idx)
     if w.dtype != "int8" or not w.is_const:
-        raise ctx.fail(
-            f"filter must be a constant int8 tensor (is {'const ' if w.is_const else ''}{w.dtype})"
-        )
+        raise ctx.fail(f"filter must be a constant int8 tensor (is {'const ' if w.is_const else ''}{w.dtype})")
     if len(w.shape) != 4:
         raise ctx.fail(f"filter must have rank 4, has shape {w.shape}")
     return w
@@ -317,9 +313,7 @@ def _lower_add(ctx: _Ctx) -> Step:
     mo, so = quantize_multiplier(twice_max / float(f32(1 << left_shift) * f32(y.scale)))
     if max(s1, s2, so) > 0:
         raise ctx.fail("input/output scales give a multiplier >= 1")
-    lo, hi = activation_range(
-        ctx.act(o.fusedActivationFunction if o is not None else 0), y.scale, y.zero_point
-    )
+    lo, hi = activation_range(ctx.act(o.fusedActivationFunction if o is not None else 0), y.scale, y.zero_point)
     params = (
         ("size", _i(y.numel)),
         ("in1_offset", _i(-a.zero_point)),
@@ -364,11 +358,7 @@ def _lower_concat(ctx: _Ctx) -> Step:
                 f"input '{t.name}' needs requantization (scale/zero point differ from the output); "
                 "the int8 reference kernel does not rescale"
             )
-        if (
-            len(t.shape) != rank
-            or t.shape[:axis] != y.shape[:axis]
-            or t.shape[axis + 1 :] != y.shape[axis + 1 :]
-        ):
+        if len(t.shape) != rank or t.shape[:axis] != y.shape[:axis] or t.shape[axis + 1 :] != y.shape[axis + 1 :]:
             raise ctx.fail(f"input shape {t.shape} does not match output {y.shape} on axis {axis}")
     outer = int(np.prod(y.shape[:axis], dtype=np.int64))
     sizes = np.array([int(np.prod(t.shape[axis:], dtype=np.int64)) for t in ins], dtype=np.int32)
@@ -450,9 +440,7 @@ def fuse_resize_conv(graph: Graph, steps: tuple[Step, ...]) -> tuple[Step, ...]:
         if r.output in graph.outputs:
             continue
         rp = dict(r.params)
-        params = tuple(
-            (f, {"y_map": "@ymap", "x_map": "@xmap", "src_w": rp["in_w"]}.get(f, v)) for f, v in s.params
-        )
+        params = tuple((f, {"y_map": "@ymap", "x_map": "@xmap", "src_w": rp["in_w"]}.get(f, v)) for f, v in s.params)
         fused[s.op_index] = Step(
             s.op_index,
             f"{r.op}+{s.op}",
@@ -474,8 +462,7 @@ def lower_graph(graph: Graph) -> tuple[Step, ...]:
     """The static schedule of a graph (TFLite's op order is already topological)."""
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise CodegenError(
-            f"model {graph.name}: needs exactly 1 input and 1 output "
-            f"(has {len(graph.inputs)} and {len(graph.outputs)})"
+            f"model {graph.name}: needs exactly 1 input and 1 output (has {len(graph.inputs)} and {len(graph.outputs)})"
         )
     if not graph.ops:
         raise CodegenError(f"model {graph.name}: has no operators")
@@ -493,7 +480,5 @@ def lower_graph(graph: Graph) -> tuple[Step, ...]:
     for role, idx in (("input", graph.inputs[0]), ("output", graph.outputs[0])):
         t = graph.tensors[idx]
         if t.dtype != "int8":
-            raise CodegenError(
-                f"model {graph.name}: graph {role} '{t.name}' is {t.dtype}, only int8 is supported"
-            )
+            raise CodegenError(f"model {graph.name}: graph {role} '{t.name}' is {t.dtype}, only int8 is supported")
     return tuple(steps)

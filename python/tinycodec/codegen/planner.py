@@ -90,9 +90,7 @@ def plan_memory(graph: Graph, steps: tuple[Step, ...], in_place: bool = True) ->
     placements = []
     for t in sorted(life):
         r = alias.get(t)
-        placements.append(
-            Placement(t, sizes[t], life[t][0], life[t][1], offsets[r if r is not None else t], r)
-        )
+        placements.append(Placement(t, sizes[t], life[t][0], life[t][1], offsets[r if r is not None else t], r))
     arena = max((p.offset + p.size for p in placements), default=0)
     return MemoryPlan(tuple(placements), _align(arena))
 
@@ -111,9 +109,7 @@ def check_plan(plan: MemoryPlan, steps: tuple[Step, ...]) -> None:
                     )
                     legal = legal and (a.last == i or b.last == i) and (a.first == i or b.first == i)
                     if not legal:
-                        raise AssertionError(
-                            f"step {i}: tensors {a.tensor} and {b.tensor} overlap in the arena"
-                        )
+                        raise AssertionError(f"step {i}: tensors {a.tensor} and {b.tensor} overlap in the arena")
         for p in plan.placements:
             if p.offset % ALIGN or p.offset + p.size > plan.arena_bytes:
                 raise AssertionError(f"tensor {p.tensor} misplaced")

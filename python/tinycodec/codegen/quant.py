@@ -53,9 +53,7 @@ def activation_range(act: str, scale: float, zero_point: int) -> tuple[int, int]
     raise ValueError(act)
 
 
-def nearest_neighbor_map(
-    out_size: int, in_size: int, align_corners: bool, half_pixel_centers: bool
-) -> list[int]:
+def nearest_neighbor_map(out_size: int, in_size: int, align_corners: bool, half_pixel_centers: bool) -> list[int]:
     """Source indices of reference_ops::ResizeNearestNeighbor (GetNearestNeighbor), in float32."""
     if align_corners and out_size > 1:
         scale = f32(in_size - 1) / f32(out_size - 1)

@@ -132,9 +132,7 @@ def read_tflite(data: bytes, name: str) -> Graph:
             qdim = int(q.quantizedDimension or 0)
         shape = tuple(int(x) for x in (t.shape if t.shape is not None else []))
         tname = t.name.decode() if isinstance(t.name, bytes) else str(t.name)
-        tensors.append(
-            Tensor(i, tname, shape, _DTYPES.get(int(t.type), f"type{t.type}"), scales, zps, qdim, const)
-        )
+        tensors.append(Tensor(i, tname, shape, _DTYPES.get(int(t.type), f"type{t.type}"), scales, zps, qdim, const))
     ops = []
     for i, o in enumerate(sg.operators or []):
         ins = tuple(int(x) for x in (o.inputs if o.inputs is not None else []))

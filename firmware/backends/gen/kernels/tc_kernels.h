@@ -12,22 +12,22 @@
  * virtual in_h x in_w input whose row r / column c is source row y_map[r] / column x_map[c] of a
  * src_w-wide tensor (RESIZE_NEAREST_NEIGHBOR + CONV_2D without materialising the resized tensor). */
 typedef struct {
-  int32_t in_h, in_w, in_c;  /* (virtual) input seen by the convolution */
+  int32_t in_h, in_w, in_c; /* (virtual) input seen by the convolution */
   int32_t out_h, out_w, out_c;
   int32_t k_h, k_w;
   int32_t stride_h, stride_w;
   int32_t dil_h, dil_w;
-  int32_t pad_h, pad_w;      /* top / left padding */
-  int32_t in_offset;         /* -input zero point */
-  int32_t out_offset;        /* output zero point */
-  int32_t act_min, act_max;  /* fused activation as output clamp */
-  const int8_t *weights;     /* [out_c][k_h][k_w][in_c] */
-  const int32_t *bias;       /* [out_c] or NULL */
-  const int32_t *out_mult;   /* [out_c] Q31 */
-  const int32_t *out_shift;  /* [out_c] */
-  const uint16_t *y_map;     /* [in_h] source rows, or NULL */
-  const uint16_t *x_map;     /* [in_w] source columns, or NULL */
-  int32_t src_w;             /* width of the source tensor (= in_w without maps) */
+  int32_t pad_h, pad_w;     /* top / left padding */
+  int32_t in_offset;        /* -input zero point */
+  int32_t out_offset;       /* output zero point */
+  int32_t act_min, act_max; /* fused activation as output clamp */
+  const int8_t *weights;    /* [out_c][k_h][k_w][in_c] */
+  const int32_t *bias;      /* [out_c] or NULL */
+  const int32_t *out_mult;  /* [out_c] Q31 */
+  const int32_t *out_shift; /* [out_c] */
+  const uint16_t *y_map;    /* [in_h] source rows, or NULL */
+  const uint16_t *x_map;    /* [in_w] source columns, or NULL */
+  int32_t src_w;            /* width of the source tensor (= in_w without maps) */
 } tc_conv_params_t;
 
 void tc_conv2d_s8(const tc_conv_params_t *p, const int8_t *in, int8_t *out);
@@ -78,8 +78,8 @@ void tc_add_s8(const tc_add_params_t *p, const int8_t *in1, const int8_t *in2, i
 /* CONCATENATION: all inputs share the output scale and zero point (as the int8 reference requires). */
 typedef struct {
   int32_t n_inputs;
-  int32_t outer;             /* product of dims before the axis */
-  const int32_t *copy_size;  /* [n_inputs] dims(axis) * inner size of each input */
+  int32_t outer;            /* product of dims before the axis */
+  const int32_t *copy_size; /* [n_inputs] dims(axis) * inner size of each input */
 } tc_concat_params_t;
 
 void tc_concat_s8(const tc_concat_params_t *p, const int8_t *const *ins, int8_t *out);
