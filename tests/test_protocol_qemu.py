@@ -18,11 +18,16 @@ from tinycodec.host.transport import Device, DeviceError
 pytestmark = pytest.mark.qemu
 
 
-@pytest.fixture(scope="module")
-def board_dev():
-    elf = firmware_elf("qemu_m4_selftest")
-    with booted_device(elf) as (q, dev):
-        yield q, dev
+# (PlatformIO env, board name for QemuBoard, board name the firmware reports)
+BOARDS = [("qemu_m4_selftest", "qemu", "mps2-an386"), ("qemu_m55_selftest", "qemu_m55", "mps3-an547")]
+
+
+@pytest.fixture(scope="module", params=BOARDS, ids=[b[0] for b in BOARDS])
+def board_dev(request):
+    env, board, _ = request.param
+    elf = firmware_elf(env)
+    with booted_device(elf, board=board) as (q, dev):
+        yield q, dev, request.param[2]
 
 
 @pytest.fixture
@@ -42,11 +47,12 @@ def expect_error(dev: Device, frame: bytes, code: ErrorCode, req_id: int | None 
     assert dev.echo(b"still alive") == b"still alive"
 
 
-def test_boot_info_and_hello(dev: Device) -> None:
+def test_boot_info_and_hello(board_dev) -> None:
+    _, dev, board_name = board_dev
     assert dev.boots == 1 and dev.boot_info is not None
     info = dev.hello()
     assert info == dev.boot_info
-    assert info.board == "mps2-an386"
+    assert info.board == board_name
     assert info.tick_hz == 25_000_000
     assert info.backend == "testonly"
     assert info.max_body == 16384 + 64
@@ -119,9 +125,7 @@ def test_throughput(dev: Device, capsys) -> None:
     dt = time.perf_counter() - t
     # one ECHO moves the body both ways: report the combined rate
     with capsys.disabled():
-        print(
-            f"\n[throughput] ECHO {max_body} B x{n}: {2 * n * max_body / dt / 1e3:.1f} kB/s (both directions)"
-        )
+        print(f"\n[throughput] ECHO {max_body} B x{n}: {2 * n * max_body / dt / 1e3:.1f} kB/s (both directions)")
 
 
 def test_boot_info_parses(dev: Device) -> None:

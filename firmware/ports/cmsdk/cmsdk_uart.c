@@ -1,17 +1,17 @@
-/* UART0 (CMSDK APB UART) for the host link. RX sleeps in WFI until the RX interrupt is pending
+/* UART0 (CMSDK APB UART) for the host link (MPS2/MPS3 boards). RX sleeps in WFI until the RX interrupt is pending
  * (interrupts stay masked by PRIMASK; the pending bit alone wakes WFI), so an idle board costs
  * no host CPU under QEMU. Build with -DTC_UART_POLL for a plain busy-wait instead. */
-#include "mps2_an386.h"
+#include "cmsdk_board.h"
 #include "tc_port.h"
 
-void tc_mps2_uart_init(void) {
+void tc_cmsdk_uart_init(void) {
   UART0_BAUDDIV = 25000000u / 115200u;
 #ifdef TC_UART_POLL
   UART0_CTRL = 0x3u;
 #else
   __asm volatile("cpsid i" ::: "memory");
   UART0_CTRL = 0x3u | 0x8u; /* TX, RX, RX interrupt */
-  NVIC_ISER0 = 1u << UART0_RX_IRQn;
+  NVIC_ISER(TC_BOARD_UART0_RX_IRQn / 32) = 1u << (TC_BOARD_UART0_RX_IRQn % 32);
 #endif
 }
 
@@ -30,7 +30,7 @@ uint8_t tc_port_getc(void) {
   uint8_t c = (uint8_t)UART0_DATA;
 #ifndef TC_UART_POLL
   UART0_INTSTATUS = 2u; /* drop the RX interrupt line, then forget the latched pending bit */
-  NVIC_ICPR0 = 1u << UART0_RX_IRQn;
+  NVIC_ICPR(TC_BOARD_UART0_RX_IRQn / 32) = 1u << (TC_BOARD_UART0_RX_IRQn % 32);
 #endif
   return c;
 }

@@ -1,5 +1,8 @@
-/* Vector table and reset handler for the MPS2 AN386 (Cortex-M4F). */
+/* Vector table and reset handler for a Cortex-M with FPU (M4F, M55). Interrupts stay masked
+ * (PRIMASK): the UART RX interrupt is only used to wake WFI, so all IRQ vectors are defaults. */
 #include <stdint.h>
+
+#include "tc_board.h"
 
 extern uint32_t __stack_top, __data_start, __data_end, __data_load, __bss_start, __bss_end;
 extern void (*__init_array_start[])(void);
@@ -8,7 +11,6 @@ int main(void);
 
 void Reset_Handler(void);
 void Default_Handler(void);
-void UART0RX_IRQHandler(void) __attribute__((weak, alias("Default_Handler")));
 
 #define SCB_CPACR (*(volatile uint32_t *)0xE000ED88u)
 
@@ -27,19 +29,20 @@ void Default_Handler(void) {
   for (;;) __asm volatile("bkpt #0"); /* a fault stops here; visible with qemu -d int or gdb */
 }
 
-/* 16 system exceptions + the first 32 external IRQs (UART0 RX is IRQ 0). */
-__attribute__((section(".vectors"), used)) void (*const tc_vectors[16 + 32])(void) = {
+/* 16 system exceptions + TC_BOARD_N_IRQ external IRQs (Default_Handler, filled at the end). */
+__attribute__((section(".vectors"), used)) void (*const tc_vectors[16 + TC_BOARD_N_IRQ])(void) = {
     (void (*)(void))(&__stack_top), Reset_Handler,
     Default_Handler, /* NMI */
     Default_Handler, /* HardFault */
     Default_Handler, /* MemManage */
     Default_Handler, /* BusFault */
     Default_Handler, /* UsageFault */
-    0, 0, 0, 0,
+    Default_Handler, /* SecureFault (v8-M) */
+    0, 0, 0,
     Default_Handler, /* SVC */
     Default_Handler, /* DebugMon */
     0,
     Default_Handler, /* PendSV */
     Default_Handler, /* SysTick */
-    UART0RX_IRQHandler,
+    [16 ... 16 + TC_BOARD_N_IRQ - 1] = Default_Handler,
 };
