@@ -12,7 +12,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gen_helpers import CODEC_LIKE, REPO, L, Spec, convert, model_file, random_input, run_litert_ref
+from gen_helpers import (
+    CODEC_LIKE,
+    REPO,
+    L,
+    Spec,
+    convert,
+    model_file,
+    mutate_tflite,
+    random_input,
+    run_litert_ref,
+    set_output_quant,
+)
 from tinycodec.codegen import CodegenError, generate
 from tinycodec.codegen.cli import main as cli_main
 from tinycodec.codegen.generate import build_units, load_sources
@@ -169,3 +180,36 @@ def test_nearest_neighbor_maps() -> None:
     assert nearest_neighbor_map(8, 4, False, False) == [0, 0, 1, 1, 2, 2, 3, 3]
     assert nearest_neighbor_map(8, 4, False, True) == [0, 0, 1, 1, 2, 2, 3, 3]
     assert nearest_neighbor_map(7, 4, True, False) == [0, 1, 1, 2, 2, 3, 3]
+
+
+def test_shared_weights_are_stored_once(tmp_path: Path) -> None:
+    """Two models that differ only in the last layer's output quantization share their other arrays."""
+    base = convert(CODEC_LIKE)
+    variant = mutate_tflite(base, set_output_quant(5, zero_point=7))
+    files = [tmp_path / "a.tflite", tmp_path / "b.tflite"]
+    files[0].write_bytes(base)
+    files[1].write_bytes(variant)
+    rep = generate(files, tmp_path / "gen")
+    assert rep.weight_bytes < 0.6 * sum(m.weight_bytes for m in rep.models)
+    assert "extern const int8_t" in (tmp_path / "gen" / "tc_model_internal.h").read_text()
+    hm = HostModel(tmp_path / "gen")
+    for idx, data in enumerate((base, variant)):
+        x = random_input((1, *CODEC_LIKE.input_shape), idx)
+        ref = run_litert_ref(data, x)
+        np.testing.assert_array_equal(hm.run(idx, x).reshape(ref.shape), ref)
+
+
+BUNDLE = REPO / "models" / "tc-small" / "manifest.json"
+
+
+@pytest.mark.skipif(not BUNDLE.exists(), reason="no exported bundle in models/tc-small")
+def test_repo_bundle_is_bit_exact(tmp_path: Path) -> None:
+    rep = generate(BUNDLE, tmp_path)
+    hm = HostModel(tmp_path)
+    man = json.loads(BUNDLE.read_text())
+    assert hm.model_hash.hex() == man["model_hash"] == rep.model_hash
+    for idx, m in enumerate(man["models"]):
+        data = (BUNDLE.parent / m["file"]).read_bytes()
+        x = random_input(tuple(m["input"]["shape"]), idx)
+        ref = run_litert_ref(data, x)
+        np.testing.assert_array_equal(hm.run(idx, x).reshape(ref.shape), ref, err_msg=m["name"])

@@ -58,12 +58,46 @@ def _format_values(values: np.ndarray, per_line: int) -> str:
     return "  " + ",\n  ".join(rows)
 
 
-def _array(name: str, arr: ConstArray) -> str:
+@dataclass(frozen=True)
+class ArrayTable:
+    """Constant arrays deduplicated across all models (identical type + contents -> one symbol)."""
+
+    symbol: dict[tuple[int, int, str], str]  # (model index, op index, array name) -> C symbol
+    owner: dict[str, tuple[int, int, str]]  # symbol -> the array that defines it
+    shared: frozenset[str]  # symbols referenced from more than one model file (defined non-static)
+    sizes: dict[str, tuple[str, int]]  # symbol -> (ctype, count)
+
+    @property
+    def unique_bytes(self) -> int:
+        return sum(np.dtype(t.replace("_t", "")).itemsize * n for t, n in self.sizes.values())
+
+
+def dedupe_arrays(units: tuple[ModelUnit, ...]) -> ArrayTable:
+    by_content: dict[bytes, str] = {}
+    symbol: dict[tuple[int, int, str], str] = {}
+    owner: dict[str, tuple[int, int, str]] = {}
+    users: dict[str, set[int]] = {}
+    sizes: dict[str, tuple[str, int]] = {}
+    for u in units:
+        for st in u.steps:
+            for a in st.arrays:
+                key = a.ctype.encode() + b"\0" + np.ascontiguousarray(a.values).tobytes()
+                sym = by_content.get(key)
+                if sym is None:
+                    sym = by_content[key] = f"tc_{u.ident}_op{st.op_index}_{a.name}"
+                    owner[sym] = (u.index, st.op_index, a.name)
+                    sizes[sym] = (a.ctype, int(a.values.size))
+                symbol[(u.index, st.op_index, a.name)] = sym
+                users.setdefault(sym, set()).add(u.index)
+    shared = frozenset(k for k, v in users.items() if len(v) > 1)
+    return ArrayTable(symbol, owner, shared, sizes)
+
+
+def _array(name: str, arr: ConstArray, static: bool = True) -> str:
     n = arr.values.size
     per_line = 20 if arr.ctype == "int8_t" else 8
-    return (
-        f"static const {arr.ctype} {name}[{max(n, 1)}] TC_ALIGNED = {{\n{_format_values(arr.values, per_line)}\n}};\n"
-    )
+    head = f"{'static ' if static else ''}const {arr.ctype} {name}[{max(n, 1)}] TC_ALIGNED = {{\n"
+    return head + _format_values(arr.values, per_line) + "\n};\n"
 
 
 def shape_hwc(shape: tuple[int, ...]) -> tuple[int, int, int]:
@@ -71,7 +105,7 @@ def shape_hwc(shape: tuple[int, ...]) -> tuple[int, int, int]:
     return int(s[-3]), int(s[-2]), int(s[-1])
 
 
-def emit_model_c(u: ModelUnit, units: tuple[ModelUnit, ...]) -> str:
+def emit_model_c(u: ModelUnit, table: ArrayTable) -> str:
     g = u.graph
     out = [
         _banner(f"Model {u.name}: weights, kernel parameters and the static schedule.", (u,)),
@@ -86,10 +120,14 @@ def emit_model_c(u: ModelUnit, units: tuple[ModelUnit, ...]) -> str:
         pre = f"tc_{u.ident}_op{s.op_index}"
         out.append(f"/* op #{s.op_index} {s.op} */\n")
         for a in s.arrays:
-            out.append(_array(f"{pre}_{a.name}", a))
+            sym = table.symbol[(u.index, s.op_index, a.name)]
+            if table.owner[sym] == (u.index, s.op_index, a.name):
+                out.append(_array(sym, a, static=sym not in table.shared))
+            elif sym not in table.shared:
+                out.append(f"/* {pre}_{a.name}: identical to {sym} */\n")
         fields = []
         for f, v in s.params:
-            fields.append(f"    .{f} = {pre + '_' + v[1:] if v.startswith('@') else v},")
+            fields.append(f"    .{f} = {table.symbol[(u.index, s.op_index, v[1:])] if v.startswith('@') else v},")
         out.append(f"static const {s.params_type} {pre} = {{\n" + "\n".join(fields) + "\n};\n\n")
 
     def ref(t: int) -> str:
@@ -124,8 +162,13 @@ def emit_model_c(u: ModelUnit, units: tuple[ModelUnit, ...]) -> str:
     return "\n".join(out)
 
 
-def emit_internal_h(units: tuple[ModelUnit, ...]) -> str:
+def emit_internal_h(units: tuple[ModelUnit, ...], table: ArrayTable) -> str:
     decls = "\n".join(f"void tc_gen_run_{u.ident}(const int8_t *in, int8_t *out, int8_t *arena);" for u in units)
+    if table.shared:
+        decls += "\n\n/* Constant arrays shared by several models (identical contents, stored once). */\n"
+        decls += "\n".join(
+            f"extern const {table.sizes[sym][0]} {sym}[{max(table.sizes[sym][1], 1)}];" for sym in sorted(table.shared)
+        )
     return (
         _banner("Internal declarations shared by the generated files.", units)
         + "#ifndef TC_MODEL_INTERNAL_H\n#define TC_MODEL_INTERNAL_H\n\n#include <stdint.h>\n\n"

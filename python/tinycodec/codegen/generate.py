@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .emit import ModelUnit, c_ident, emit_data_c, emit_data_h, emit_internal_h, emit_model_c
+from .emit import ModelUnit, c_ident, dedupe_arrays, emit_data_c, emit_data_h, emit_internal_h, emit_model_c
 from .errors import CodegenError
 from .ops import fuse_resize_conv, lower_graph
 from .planner import plan_memory
@@ -39,7 +39,7 @@ class GenReport:
     files: tuple[str, ...]
     model_hash: str
     arena_bytes: int  # shared arena = max over models
-    weight_bytes: int
+    weight_bytes: int  # constant bytes actually emitted (identical arrays across models stored once)
     models: tuple[ModelReport, ...]
 
     def summary(self) -> str:
@@ -124,14 +124,15 @@ def build_units(sources: Sequence[ModelSource], fuse: bool = True) -> tuple[Mode
 def render(sources: Sequence[ModelSource], fuse: bool = True) -> tuple[dict[str, str], tuple[ModelUnit, ...]]:
     """File name -> text for all generated files."""
     units = build_units(sources, fuse)
+    table = dedupe_arrays(units)
     arena = max(u.plan.arena_bytes for u in units)
     files = {
         "tc_model_data.h": emit_data_h(units, arena),
         "tc_model_data.c": emit_data_c(units, model_hash(sources), arena),
-        "tc_model_internal.h": emit_internal_h(units),
+        "tc_model_internal.h": emit_internal_h(units, table),
     }
     for u in units:
-        files[f"tc_model_{u.ident}.c"] = emit_model_c(u, units)
+        files[f"tc_model_{u.ident}.c"] = emit_model_c(u, table)
     return files, units
 
 
@@ -172,6 +173,11 @@ def generate(
         tuple(sorted(files)),
         model_hash(sources).hex(),
         max(r.arena_bytes for r in reports),
-        sum(r.weight_bytes for r in reports),
+        dedupe_arrays(units).unique_bytes
+        + sum(
+            u.graph.tensors[t].numel
+            for u in units
+            for t in {t for s in u.steps for t in s.inputs if u.graph.tensors[t].is_const}
+        ),
         tuple(reports),
     )
