@@ -1,4 +1,5 @@
-"""C unit tests of the portable firmware core, built for the host with ASan + UBSan."""
+"""C unit tests of the portable firmware core (firmware/test_host/test_core.c): on the host with
+ASan + UBSan, and on the emulated Cortex-M4 (QEMU semihosting gives printf and the exit code)."""
 
 from __future__ import annotations
 
@@ -9,34 +10,50 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CORE = ROOT / "firmware" / "core"
-SOURCES = [ROOT / "firmware" / "test_host" / "test_core.c"] + [
-    CORE / f for f in ("tc_cobs.c", "tc_crc32.c", "tc_frame.c")
-]
+FW = ROOT / "firmware"
+CORE = FW / "core"
+SOURCES = [FW / "test_host" / "test_core.c"] + [CORE / f for f in ("tc_cobs.c", "tc_crc32.c", "tc_frame.c")]
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="host gcc not installed")
 def test_core_c_sanitized(tmp_path: Path) -> None:
     exe = tmp_path / "test_core"
     cmd = [
-        "gcc",
-        "-std=c11",
-        "-O1",
-        "-g",
-        "-Wall",
-        "-Wextra",
-        "-Werror",
-        "-fsanitize=address,undefined",
-        "-fno-sanitize-recover=all",
-        "-fno-omit-frame-pointer",
-        "-I",
-        str(CORE),
-        "-o",
-        str(exe),
+        "gcc", "-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-fsanitize=address,undefined",
+        "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-I", str(CORE), "-o", str(exe),
         *map(str, SOURCES),
-    ]
+    ]  # fmt: skip
     build = subprocess.run(cmd, capture_output=True, text=True)
     assert build.returncode == 0, build.stderr
     run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert ", 0 failed" in run.stdout
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(
+    shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+    reason="arm-none-eabi-gcc or qemu-system-arm not installed",
+)
+def test_core_c_on_cortex_m4(tmp_path: Path) -> None:
+    """Same tests compiled with the firmware's flags for the M4F and run on mps2-an386."""
+    elf = tmp_path / "test_core.elf"
+    cmd = [
+        "arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard",
+        "-O2", "-g", "-std=c11", "-Wall", "-Wextra", "-Werror", "-DTC_TEST_SEMIHOSTING",
+        "-ffunction-sections", "-fdata-sections",
+        "-I", str(CORE), "-I", str(FW / "ports" / "mps2_an386"), "-I", str(FW / "ports" / "cmsdk"),
+        *map(str, SOURCES), str(FW / "ports" / "cmsdk" / "cortexm_startup.c"),
+        "-nostartfiles", "--specs=nano.specs", "--specs=rdimon.specs", "-Wl,--gc-sections",
+        "-Wl,--defsym=end=__bss_end", "-T", str(FW / "ports" / "mps2_an386" / "mps2_an386.ld"),
+        "-o", str(elf),
+    ]  # fmt: skip
+    build = subprocess.run(cmd, capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    run = subprocess.run(
+        ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "null",
+         "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     assert ", 0 failed" in run.stdout

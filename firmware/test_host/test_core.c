@@ -1,5 +1,7 @@
-/* Host unit tests of the portable core (COBS, CRC32, frame receiver/transmitter).
- * Built by tests/test_core_c.py with gcc -fsanitize=address,undefined; exit code 0 = pass. */
+/* Unit tests of the portable core (COBS, CRC32, frame receiver/transmitter), run by
+ * tests/test_core_c.py twice: on the host (gcc -fsanitize=address,undefined) and on the emulated
+ * Cortex-M4 (arm-none-eabi-gcc, QEMU semihosting: -DTC_TEST_SEMIHOSTING). Exit code 0 = pass. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,36 @@ static int g_fail, g_checks;
       fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
     }                                                                \
   } while (0)
+
+#ifdef TC_TEST_SEMIHOSTING
+/* on the board: no heap; exact-size buffers come from a bump arena, "freed" all at once */
+static uint8_t g_arena[8192] __attribute__((aligned(8)));
+static size_t g_arena_used;
+static void *test_alloc(size_t n) {
+  if (g_arena_used + n > sizeof g_arena) return NULL;
+  void *p = g_arena + g_arena_used;
+  g_arena_used += n;
+  return p;
+}
+static void test_free(void *p) {
+  (void)p;
+  g_arena_used = 0;
+}
+extern void initialise_monitor_handles(void);
+/* newlib's stdio wants a little heap; libgloss' _sbrk assumes the stack is above the heap, ours
+ * is below, so give it a fixed pool. (The firmware itself links no _sbrk at all.) */
+void *_sbrk(ptrdiff_t incr) {
+  static uint8_t heap[16384] __attribute__((aligned(8)));
+  static size_t used;
+  if (incr < 0 || used + (size_t)incr > sizeof heap) return (void *)-1;
+  void *p = heap + used;
+  used += (size_t)incr;
+  return p;
+}
+#else
+#define test_alloc malloc
+#define test_free free
+#endif
 
 static uint32_t g_rng = 12345;
 static uint32_t rnd(void) {
@@ -77,12 +109,12 @@ static void test_cobs(void) {
     CHECK(tc_cobs_decode(dec, e, dec, e) == n && memcmp(dec, in, n) == 0);
     /* too-small output buffer is refused, never overrun (ASan checks) */
     if (n > 1) {
-      uint8_t *small = malloc(n - 1);
+      uint8_t *small = test_alloc(n - 1);
       CHECK(tc_cobs_decode(enc, e, small, n - 1) == TC_COBS_ERR);
-      free(small);
-      uint8_t *esmall = malloc(e - 1);
+      test_free(small);
+      uint8_t *esmall = test_alloc(e - 1);
       CHECK(tc_cobs_encode(in, n, esmall, e - 1) == TC_COBS_ERR);
-      free(esmall);
+      test_free(esmall);
     }
   }
   const uint8_t bad[] = {0x05, 'a', 'b'};
@@ -189,9 +221,13 @@ static void test_frame(void) {
 }
 
 int main(void) {
+#ifdef TC_TEST_SEMIHOSTING
+  initialise_monitor_handles();
+#endif
   test_crc32();
   test_cobs();
   test_frame();
   printf("%d checks, %d failed\n", g_checks, g_fail);
-  return g_fail ? 1 : 0;
+  fflush(stdout);
+  exit(g_fail ? 1 : 0); /* semihosting SYS_EXIT on the board */
 }
