@@ -164,7 +164,73 @@ def _add_codec(sub) -> None:
     p.set_defaults(func=_cmd_decompress)
 
 
-VERBS = [_add_train, _add_export, _add_codec]
+def _add_codegen(sub) -> None:
+    from .codegen import cli as codegen_cli
+
+    p = sub.add_parser("codegen", help="generate the gen backend's C from a model bundle (no TensorFlow)")
+    codegen_cli.add_arguments(p)
+    p.set_defaults(func=codegen_cli.run)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from tqdm import tqdm
+
+    from .bundle import Bundle
+    from .host.bench import format_summary, run_bench, write_results
+    from .host.transport import Device
+
+    bundle = Bundle.load(args.model)
+    with contextlib.ExitStack() as stack:
+        url = args.port
+        if args.boot:
+            from .host.qemu import QemuBoard
+
+            board = stack.enter_context(QemuBoard(args.boot, board=args.board))
+            url = board.url
+            print(f"booted {args.boot} on {board.machine}, serial {url}", file=sys.stderr)
+        if not url:
+            raise UserError("give --port URL (e.g. socket://127.0.0.1:4321 or /dev/ttyACM0) or --boot ELF")
+        try:
+            dev = stack.enter_context(Device(url, timeout=args.timeout))
+        except Exception as e:  # pyserial raises SerialException/ValueError for a bad port
+            raise UserError(f"cannot open serial port {url}: {e}") from None
+        if args.boot:
+            dev.wait_ready(timeout=30)
+        summary = run_bench(
+            dev,
+            bundle,
+            args.quality,
+            args.images,
+            args.tiles,
+            progress=lambda xs: tqdm(xs, desc="bench", unit="tile", file=sys.stderr),
+        )
+    print(format_summary(summary))
+    print(f"wrote {write_results(summary, args.out)}")
+    return 0 if summary["mismatches"] == 0 else 1
+
+
+def _add_bench(sub) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="run tiles on a device over serial, compare bit-exactly with the host oracle",
+        description="Stream image tiles through the device's encoder and decoder and compare every "
+        "output with TFLM on the host. Exit code 1 if any output differs.",
+    )
+    p.add_argument("--port", help="pyserial URL of the device (socket://host:port for QEMU, /dev/ttyACM0, ...)")
+    p.add_argument("--boot", type=Path, metavar="ELF", help="boot this firmware in QEMU and bench it")
+    p.add_argument("--board", default="qemu", help="emulated board for --boot (default: %(default)s)")
+    p.add_argument("--model", type=Path, default=REPO_ROOT / "models" / "tc-small", help="model bundle folder")
+    p.add_argument("-q", "--quality", type=int, default=2)
+    p.add_argument("--images", type=Path, default=DEFAULT_DATA / "kodak", help="image folder (default: Kodak)")
+    p.add_argument("--tiles", type=int, default=8, help="number of tiles to run (default: %(default)s)")
+    p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout in seconds")
+    p.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "bench", help="folder for results.json")
+    p.set_defaults(func=_cmd_bench)
+
+
+VERBS = [_add_train, _add_export, _add_codec, _add_codegen, _add_bench]
 
 
 def main(argv: list[str] | None = None) -> int:

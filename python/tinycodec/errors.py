@@ -4,25 +4,18 @@ from __future__ import annotations
 
 
 def known_error_message(e: BaseException) -> str | None:
+    from .bitstream import BitstreamError
     from .bundle import BundleError
     from .data import DataError
+    from .host.bench import BenchError
+    from .host.qemu import QemuError
+    from .host.transport import DeviceError, DeviceTimeout
     from .imageio import ImageError
 
     known: tuple[type[BaseException], ...] = (
-        DataError,
-        BundleError,
-        ImageError,
-        FileNotFoundError,
-        IsADirectoryError,
-        PermissionError,
-        NotADirectoryError,
+        DataError, BundleError, ImageError, BitstreamError, BenchError, QemuError, DeviceError, DeviceTimeout,
+        FileNotFoundError, IsADirectoryError, PermissionError, NotADirectoryError,
     )
-    try:
-        from .bitstream import BitstreamError
-
-        known += (BitstreamError,)
-    except ImportError:
-        pass
     if isinstance(e, known):
-        return str(e)
+        return str(e).splitlines()[0] if str(e) else e.__class__.__name__
     return None

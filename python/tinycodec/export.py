@@ -158,7 +158,7 @@ def export_bundle(
     codec, mcfg, step = load_codec(run_dir, which)
     out_dir.mkdir(parents=True, exist_ok=True)
     calib = calibration_tiles(data_dir, ecfg.tile, ecfg.calib_tiles)
-    models, entropy = [], {}
+    models, entropy, agree = [], {}, {}
     for level in tqdm(range(mcfg.levels), desc="export", unit="level"):
         q = level + 1
         enc, dec = _fold(codec, mcfg, ecfg.tile, level)
@@ -166,6 +166,8 @@ def export_bundle(
         pin_encoder(enc_b)
         oracle = TflmModel(bytes(enc_b))
         lat = [oracle.run(np.round(t * 255) - 128).astype(np.float32)[0] for t in calib]
+        ref = np.round(enc.predict(np.stack(calib), batch_size=32, verbose=0))
+        agree[f"q{q}"] = float(np.mean(np.stack(lat) == np.clip(ref, -128, 127)))
         dec_b = _convert(dec, lat)
         pin_decoder(dec_b)
         for role, m, b in (("encoder", enc, enc_b), ("decoder", dec, dec_b)):
@@ -193,6 +195,7 @@ def export_bundle(
         "lambdas": list(mcfg.lambdas),
         "train_step": step,
         "models": [vars(m) for m in models],
+        "latent_agreement": agree,
         "model_hash": h.hexdigest(),
         "entropy": entropy,
     }

@@ -1,0 +1,69 @@
+# tinycodec — `make help` lists the targets.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TC := $(VENV)/bin/tinycodec
+PIO := $(VENV)/bin/pio
+BOARD ?= qemu
+MODEL ?= models/tc-small
+QUALITY ?= 2
+TILES ?= 8
+PORT ?=
+PYTEST_ARGS ?=
+
+ENV_qemu := qemu_m4
+PIO_ENV := $(ENV_$(BOARD))
+ELF = .pio/build/$(PIO_ENV)/firmware.elf
+export PLATFORMIO_CORE_DIR := $(CURDIR)/.pio/core
+export TF_USE_LEGACY_KERAS := 1
+
+.PHONY: help setup test demo codegen firmware flash bench train export eval lint format size clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@echo "  variables: BOARD=$(BOARD) MODEL=$(MODEL) QUALITY=$(QUALITY) TILES=$(TILES) PORT=socket://..."
+
+setup: ## install Debian packages (Arm GCC, QEMU) and the Python venv (idempotent)
+	@scripts/setup.sh
+
+test: setup ## run the whole test suite (Python, C under sanitizers, firmware on QEMU)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+demo: setup firmware ## the main job: build the firmware, boot the emulated board, bench a few Kodak tiles
+	$(TC) bench --boot $(ELF) --board $(BOARD) --model $(MODEL) --quality $(QUALITY) --tiles $(TILES) --out runs/demo
+
+codegen: ## generate the firmware's model C from $(MODEL) into firmware/generated/
+	$(TC) codegen --manifest $(MODEL) --out firmware/generated
+
+firmware: codegen ## build the firmware for $(BOARD) with PlatformIO (offline)
+	$(PIO) run -s -e $(PIO_ENV)
+
+flash: firmware ## deploy to $(BOARD); for qemu: boot the emulated board and print its serial URL
+	$(PIO) run -s -e $(PIO_ENV) -t upload
+
+bench: ## run the host benchmark against PORT (e.g. PORT=socket://127.0.0.1:4321 after make flash)
+	@test -n "$(PORT)" || { echo "make bench: set PORT=<pyserial URL>, e.g. the one 'make flash' printed"; exit 2; }
+	$(TC) bench --port $(PORT) --model $(MODEL) --quality $(QUALITY) --tiles $(TILES) --out runs/bench
+
+train: setup ## train (or resume) the codec in runs/tc-small
+	$(TC) train --resume
+
+export: ## export int8 TFLite + CDF tables + manifest to $(MODEL)
+	$(TC) export --out $(MODEL)
+
+eval: ## evaluate the shipped model on Kodak vs JPEG/WebP/JPEG 2000; writes models/MODEL_CARD.md
+	$(TC) eval --model $(MODEL) --data ../shared/data/kodak --json runs/eval/kodak.json --plot runs/eval/rd.png
+
+size: firmware ## flash/RAM of the firmware (arm-none-eabi-size)
+	arm-none-eabi-size -A $(ELF) | grep -E "^(\.text|\.data|\.bss|\.rodata|section)" ; arm-none-eabi-size $(ELF)
+
+lint: ## ruff + clang-format check
+	$(VENV)/bin/ruff check python tests
+	@command -v clang-format >/dev/null && find firmware -name '*.[ch]' -not -path '*/generated/*' | xargs clang-format --dry-run -Werror || echo "clang-format not installed; skipped"
+
+format: ## ruff format + clang-format in place
+	$(VENV)/bin/ruff format python tests
+	@command -v clang-format >/dev/null && find firmware -name '*.[ch]' -not -path '*/generated/*' | xargs clang-format -i || true
+
+clean: ## remove build outputs (keeps the venv and trained runs)
+	rm -rf .pio/build build firmware/generated
