@@ -46,9 +46,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def qemu_command(
-    elf: str | os.PathLike[str], machine: str, port: int, semihosting: bool = False
-) -> list[str]:
+def qemu_command(elf: str | os.PathLike[str], machine: str, port: int, semihosting: bool = False) -> list[str]:
     cmd = [
         QEMU_BIN,
         "-M",
@@ -180,11 +178,15 @@ def build_firmware(
 ) -> Path:
     """Build a PlatformIO env offline and return the ELF path (.pio/build/<env>/firmware.elf)."""
     root = Path(project_dir) if project_dir else REPO_ROOT
-    pio = shutil.which("pio") or str(Path(sys.executable).parent / "pio")
-    if not Path(pio).exists() and shutil.which(pio) is None:
-        raise QemuError("PlatformIO (pio) not found: pip install platformio==6.2.0")
+    try:  # the PlatformIO installed next to this Python (the venv's), whatever else is on PATH
+        import platformio  # noqa: F401
+    except ImportError as e:
+        raise QemuError("PlatformIO not installed: pip install platformio==6.2.0 scons==4.11.1") from e
     res = subprocess.run(
-        [pio, "run", "-e", env, "-d", str(root)], capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "platformio", "run", "-e", env, "-d", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if res.returncode != 0:
         raise QemuError(f"pio run -e {env} failed:\n{res.stdout[-3000:]}\n{res.stderr[-2000:]}")
@@ -205,8 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with QemuBoard(args.elf, board=args.board, machine=args.machine) as q:
             sys.stdout.write(
-                f"{q.machine}: serial on {q.url}  (QEMU pid {q.proc.pid if q.proc else '?'}; "
-                "Ctrl-C to stop)\n"
+                f"{q.machine}: serial on {q.url}  (QEMU pid {q.proc.pid if q.proc else '?'}; Ctrl-C to stop)\n"
             )
             sys.stdout.flush()
             with contextlib.suppress(KeyboardInterrupt):
