@@ -22,7 +22,16 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["BOARDS", "QemuError", "QemuBoard", "qemu_command", "free_port", "build_firmware", "REPO_ROOT"]
+__all__ = [
+    "BOARDS",
+    "QemuError",
+    "QemuBoard",
+    "qemu_command",
+    "free_port",
+    "build_firmware",
+    "machine_for",
+    "REPO_ROOT",
+]
 
 QEMU_BIN = "qemu-system-arm"
 # board name (as used by `make flash BOARD=...`) -> QEMU machine
@@ -34,6 +43,14 @@ BOARDS = {
     "mps3-an547": "mps3-an547",
 }
 REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def machine_for(board: str) -> str:
+    """QEMU machine for a board name or PlatformIO env name (qemu, qemu_m4_selftest, mps3-an547...)."""
+    name = board.removesuffix("_selftest")
+    if name in BOARDS:
+        return BOARDS[name]
+    raise QemuError(f"unknown board {board!r}: one of {', '.join(BOARDS)}")
 
 
 class QemuError(RuntimeError):
@@ -78,7 +95,7 @@ class QemuBoard:
         log_path: str | os.PathLike[str] | None = None,
     ) -> None:
         self.elf = Path(elf)
-        self.machine = machine or BOARDS.get(board, board)
+        self.machine = machine or machine_for(board)
         self.start_timeout = start_timeout
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
