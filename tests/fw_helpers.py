@@ -54,9 +54,7 @@ def firmware_elf(env: str = "qemu_m4_selftest") -> Path:
 
 
 @contextlib.contextmanager
-def booted_device(
-    elf: Path, board: str = "qemu", timeout: float = 10.0
-) -> Iterator[tuple[QemuBoard, Device]]:
+def booted_device(elf: Path, board: str = "qemu", timeout: float = 10.0) -> Iterator[tuple[QemuBoard, Device]]:
     """Boot `elf` in QEMU, connect, wait for the boot INFO; yields (board, device)."""
     with QemuBoard(elf, board=board) as q:
         dev = Device(q.url, timeout=timeout)
