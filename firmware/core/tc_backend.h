@@ -16,8 +16,8 @@ typedef struct {
   const uint8_t *model_hash; /* 32 bytes */
   int n_models;
   const tc_model_desc_t *models;
-  uint32_t ram_bytes; /* activation RAM (static plan or arena) */
-  int (*init)(void);  /* 0 = ok */
+  uint32_t ram_bytes;                                 /* activation RAM (static plan or arena) */
+  int (*init)(void);                                  /* 0 = ok */
   int (*run)(int idx, const int8_t *in, int8_t *out); /* 0 = ok */
 } tc_backend_t;
 

@@ -27,7 +27,7 @@ enum tc_err_code {
   TC_E_BAD_FRAMING = 8,
 };
 
-#define TC_RUN_HDR_BYTES 4u    /* u8 model_idx + 3 reserved */
-#define TC_RUN_TICKS_BYTES 8u  /* u64 ticks before the output */
+#define TC_RUN_HDR_BYTES 4u   /* u8 model_idx + 3 reserved */
+#define TC_RUN_TICKS_BYTES 8u /* u64 ticks before the output */
 
 #endif /* TC_PROTO_H */

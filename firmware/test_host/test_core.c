@@ -12,13 +12,13 @@
 #include "tc_proto.h"
 
 static int g_fail, g_checks;
-#define CHECK(cond)                                                  \
-  do {                                                               \
-    g_checks++;                                                      \
-    if (!(cond)) {                                                   \
-      g_fail++;                                                      \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    g_checks++;                                                                \
+    if (!(cond)) {                                                             \
+      g_fail++;                                                                \
       fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-    }                                                                \
+    }                                                                          \
   } while (0)
 
 #ifdef TC_TEST_SEMIHOSTING
@@ -81,7 +81,8 @@ static void test_cobs(void) {
   for (int iter = 0; iter < 300; iter++) {
     size_t n = rnd() % 3000;
     int mode = iter % 3;
-    for (size_t i = 0; i < n; i++) in[i] = mode == 0 ? (uint8_t)rnd() : mode == 1 ? (uint8_t)(1 + rnd() % 255) : (rnd() % 4 ? 0 : 1);
+    for (size_t i = 0; i < n; i++)
+      in[i] = mode == 0 ? (uint8_t)rnd() : mode == 1 ? (uint8_t)(1 + rnd() % 255) : (rnd() % 4 ? 0 : 1);
     size_t e = tc_cobs_encode(in, n, enc, sizeof enc);
     CHECK(e != TC_COBS_ERR && e <= TC_COBS_MAX_ENCODED(n));
     CHECK(memchr(enc, 0, e) == NULL);
@@ -135,8 +136,10 @@ static int feed_all(tc_frame_rx_t *rx, const uint8_t *w, size_t n, tc_frame_t *l
     if (x != TC_RX_NONE) {
       r = x;
       *last = f;
-      if (x == TC_RX_ERROR) (*n_err)++;
-      else (*n_pkt)++;
+      if (x == TC_RX_ERROR)
+        (*n_err)++;
+      else
+        (*n_pkt)++;
     }
   }
   return r;

@@ -1,6 +1,6 @@
-/* UART0 (CMSDK APB UART) for the host link (MPS2/MPS3 boards). RX sleeps in WFI until the RX interrupt is pending
- * (interrupts stay masked by PRIMASK; the pending bit alone wakes WFI), so an idle board costs
- * no host CPU under QEMU. Build with -DTC_UART_POLL for a plain busy-wait instead. */
+/* UART0 (CMSDK APB UART) for the host link (MPS2/MPS3 boards). RX sleeps in WFI until the RX interrupt is
+ * pending (interrupts stay masked by PRIMASK; the pending bit alone wakes WFI), so an idle board costs no
+ * host CPU under QEMU. Build with -DTC_UART_POLL for a plain busy-wait instead. */
 #include "cmsdk_board.h"
 #include "tc_port.h"
 

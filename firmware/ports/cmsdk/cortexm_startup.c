@@ -31,14 +31,17 @@ void Default_Handler(void) {
 
 /* 16 system exceptions + TC_BOARD_N_IRQ external IRQs (Default_Handler, filled at the end). */
 __attribute__((section(".vectors"), used)) void (*const tc_vectors[16 + TC_BOARD_N_IRQ])(void) = {
-    (void (*)(void))(&__stack_top), Reset_Handler,
+    (void (*)(void))(&__stack_top),
+    Reset_Handler,
     Default_Handler, /* NMI */
     Default_Handler, /* HardFault */
     Default_Handler, /* MemManage */
     Default_Handler, /* BusFault */
     Default_Handler, /* UsageFault */
     Default_Handler, /* SecureFault (v8-M) */
-    0, 0, 0,
+    0,
+    0,
+    0,
     Default_Handler, /* SVC */
     Default_Handler, /* DebugMon */
     0,
