@@ -45,6 +45,7 @@ class TrainConfig:
     ckpt_every: int = 1000
     seed: int = 1234
     val_images: int = 32
+    train_limit: int | None = None  # use only the first N training crops (smoke tests)
 
 
 @dataclass(frozen=True)

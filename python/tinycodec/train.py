@@ -9,7 +9,7 @@ import csv
 import json
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -87,7 +87,7 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, resume: bool = False, log=print)
         )
     )
 
-    train_imgs = np.stack(load_folder(tcfg.data_dir / "train"))
+    train_imgs = np.stack(load_folder(tcfg.data_dir / "train", tcfg.train_limit))
     crops = val_crops(load_folder(tcfg.data_dir / "val", tcfg.val_images))
     log(f"train: {len(train_imgs)} crops, val: {len(crops)} images (center 256x256)")
 
@@ -194,7 +194,3 @@ def load_codec(run_dir: Path, which: str = "best") -> tuple[Codec, ModelConfig, 
     path = str(run_dir / "best" / "ckpt") if which == "best" else tf.train.latest_checkpoint(str(run_dir / "ckpt"))
     tf.train.Checkpoint(codec=codec, step=step).read(path).expect_partial()
     return codec, mcfg, int(step.numpy())
-
-
-def smoke_config(tcfg: TrainConfig, run_dir: Path, steps: int) -> TrainConfig:
-    return replace(tcfg, run_dir=run_dir, steps=steps, val_every=steps, ckpt_every=steps, val_images=2, batch=2)
