@@ -230,7 +230,34 @@ def _add_bench(sub) -> None:
     p.set_defaults(func=_cmd_bench)
 
 
-VERBS = [_add_train, _add_export, _add_codec, _add_codegen, _add_bench]
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import run_and_write
+
+    card = args.card
+    if card is None and args.data.resolve().name == "kodak":
+        card = REPO_ROOT / "models" / "MODEL_CARD.md"
+    r = run_and_write(args.data, args.model, args.json, args.plot, card, args.qualities, args.limit)
+    for row in r["matched"]:
+        print(f"q{row['quality']}: {row['bpp']:.3f} bpp, {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}")
+    for a, b in r["bd_rate"].items():
+        print(f"BD-rate vs {a}: " + ("n/a" if b["percent"] is None else f"{b['percent']:+.1f} %") + f" ({b['note']})")
+    print(f"wrote {args.json}, {args.plot}" + (f", {card}" if card else "") + f" in {r['seconds']:.0f} s")
+    return 0
+
+
+def _add_eval(sub) -> None:
+    p = sub.add_parser("eval", help="rate-distortion eval vs JPEG/WebP/JPEG 2000: JSON, RD plot, model card")
+    p.add_argument("--model", type=Path, default=REPO_ROOT / "models" / "tc-small", help="model bundle folder")
+    p.add_argument("--data", type=Path, required=True, help="image folder (checked against SHA256SUMS if present)")
+    p.add_argument("--json", type=Path, required=True, help="output JSON report (schema: docs/eval.md)")
+    p.add_argument("--plot", type=Path, required=True, help="output RD plot PNG")
+    p.add_argument("--card", type=Path, help="write a model card here (default models/MODEL_CARD.md for Kodak)")
+    p.add_argument("--limit", type=int, help="only the first N images (quick runs)")
+    p.add_argument("--qualities", type=int, nargs="+", help="model qualities to evaluate (default: all shipped)")
+    p.set_defaults(func=_cmd_eval)
+
+
+VERBS = [_add_train, _add_export, _add_codec, _add_codegen, _add_bench, _add_eval]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,264 @@
+"""Rate-distortion evaluation: tinycodec (every shipped quality) vs JPEG / WebP / JPEG 2000 on one image folder.
+
+bpp comes from real bytes (the .tcz file, the JPEG/WebP/J2K file); PSNR and SSIM are measured on 8-bit RGB per
+image and averaged over images. The JSON written here is the single source of the plot and the model card
+(schema: docs/eval.md).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, baselines, rd
+from .bundle import Bundle
+from .data import DataError, verify_folder
+from .imageio import read_rgb
+from .metrics import bpp, psnr, ssim
+
+SCHEMA = "tinycodec-eval"
+SCHEMA_VERSION = 1
+IMAGE_SUFFIXES = (".png", ".ppm", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp")
+PSNR_CAP = 100.0  # identical images have infinite PSNR; JSON cannot hold it
+BPP_TARGETS = (0.25, 0.5)
+ANCHORS = ("jpeg", "webp")
+
+
+@dataclass(frozen=True)
+class ImageScore:
+    image: str
+    bpp: float
+    psnr: float
+    ssim: float
+    bytes: int
+
+
+@dataclass(frozen=True)
+class PointResult:
+    """One codec at one setting: means over images plus the per-image values."""
+
+    codec: str
+    label: str
+    param: float
+    bpp: float
+    psnr: float
+    ssim: float
+    images: tuple[ImageScore, ...]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    path: Path
+    images: tuple[Path, ...]
+    sha256: str  # "verified" | "absent"
+    detail: str
+
+
+def find_images(folder: Path, limit: int | None = None) -> Dataset:
+    """Images of a folder: checked against SHA256SUMS when the folder has one, else every image file, sorted."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise DataError(f"{folder}: no such data folder")
+    if not folder.is_dir():
+        raise DataError(f"{folder}: not a folder")
+    if limit is not None and limit < 1:
+        raise DataError(f"--limit must be at least 1 (got {limit})")
+    if (folder / "SHA256SUMS").is_file():
+        paths = verify_folder(folder)
+        status, detail = "verified", f"all {len(paths)} images match {folder.name}/SHA256SUMS"
+    else:
+        paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        status, detail = "absent", "no SHA256SUMS in the folder; images not verified"
+        if not paths:
+            raise DataError(f"{folder}: no images (looked for {', '.join(IMAGE_SUFFIXES)})")
+    if limit is not None:
+        paths = paths[:limit]
+    return Dataset(folder.resolve().name, folder.resolve(), tuple(paths), status, detail)
+
+
+def _score(name: str, img: np.ndarray, n_bytes: int, out: np.ndarray) -> ImageScore:
+    return ImageScore(name, bpp(n_bytes, *img.shape[:2]), min(psnr(img, out), PSNR_CAP), ssim(img, out), n_bytes)
+
+
+def _point(codec: str, label: str, param: float, scores: list[ImageScore]) -> PointResult:
+    return PointResult(
+        codec,
+        label,
+        param,
+        float(np.mean([s.bpp for s in scores])),
+        float(np.mean([s.psnr for s in scores])),
+        float(np.mean([s.ssim for s in scores])),
+        tuple(scores),
+    )
+
+
+def model_info(bundle: Bundle) -> dict:
+    m = bundle.manifest
+    keys = ("name", "role", "quality", "size", "params", "kmac_per_pixel", "tflm_arena_bytes")
+    return {
+        "name": m.get("name"),
+        "path": str(bundle.path),
+        "model_hash": m["model_hash"],
+        "train_step": m.get("train_step"),
+        "tile": bundle.tile,
+        "qualities": bundle.qualities,
+        "lambdas": m.get("lambdas"),
+        "models": [{k: e.get(k) for k in keys} for e in m["models"]],
+    }
+
+
+def sweep(
+    dataset: Dataset,
+    bundle: Bundle,
+    qualities: Sequence[int],
+    sweeps: dict[str, tuple[baselines.Setting, ...]],
+    progress: Callable[[Iterable, int], Iterable] | None = None,
+) -> dict[str, list[PointResult]]:
+    """Run every image through tinycodec at each quality and every baseline setting."""
+    from .codec import HostCodec
+
+    codec = HostCodec(bundle)
+    jobs: list[tuple[str, str, float, Callable[[np.ndarray], tuple[int, np.ndarray]]]] = []
+    for q in qualities:
+
+        def run_tc(img: np.ndarray, q: int = q) -> tuple[int, np.ndarray]:
+            data = codec.compress(img, q)
+            return len(data), codec.decompress(data)
+
+        jobs.append(("tinycodec", f"q{q}", float(q), run_tc))
+    for name, settings in sweeps.items():
+        for s in settings:
+
+            def run_bl(img: np.ndarray, s: baselines.Setting = s) -> tuple[int, np.ndarray]:
+                data, out = s.round_trip(img)
+                return len(data), out
+
+            jobs.append((name, s.label, s.param, run_bl))
+    scores: list[list[ImageScore]] = [[] for _ in jobs]
+    work = [(path, j) for path in dataset.images for j in range(len(jobs))]
+    current: tuple[Path, np.ndarray] | None = None
+    for path, j in progress(work, len(work)) if progress else work:
+        if current is None or current[0] != path:
+            img, _note = read_rgb(path)
+            current = (path, img)
+        img = current[1]
+        n_bytes, out = jobs[j][3](img)
+        scores[j].append(_score(path.name, img, n_bytes, out))
+    results: dict[str, list[PointResult]] = {}
+    for (name, label, param, _), sc in zip(jobs, scores):
+        results.setdefault(name, []).append(_point(name, label, param, sc))
+    return results
+
+
+def _curve(points: list[PointResult]) -> tuple[list[float], list[float]]:
+    return [p.bpp for p in points], [p.psnr for p in points]
+
+
+def compare(results: dict[str, list[PointResult]]) -> tuple[list[dict], dict[str, dict], dict[str, dict]]:
+    """-> (per-quality rows with baselines' PSNR at the same bpp, PSNR at 0.25/0.5 bpp, BD-rates vs anchors)."""
+    tc = results["tinycodec"]
+    others = [k for k in results if k != "tinycodec"]
+    matched = []
+    for p in tc:
+        row = {"quality": int(p.param), "bpp": p.bpp, "psnr": p.psnr, "ssim": p.ssim}
+        for k in others:
+            row[f"{k}_psnr"] = rd.psnr_at(*_curve(results[k]), p.bpp)
+        matched.append(row)
+    at_bpp = {f"{t:g}": {k: rd.psnr_at(*_curve(v), t) for k, v in results.items()} for t in BPP_TARGETS}
+    bd_rates = {
+        a: asdict(rd.bd_rate(a, *_curve(results[a]), "tinycodec", *_curve(tc))) for a in ANCHORS if a in results
+    }
+    return matched, at_bpp, bd_rates
+
+
+def _tqdm(items: Iterable, total: int) -> Iterable:
+    from tqdm import tqdm
+
+    return tqdm(items, total=total, desc="eval", unit="enc+dec", file=sys.stderr)
+
+
+def run_eval(
+    data: Path,
+    model: Path,
+    qualities: Sequence[int] | None = None,
+    limit: int | None = None,
+    sweeps: dict[str, tuple[baselines.Setting, ...]] | None = None,
+    progress: Callable[[Iterable, int], Iterable] | None = _tqdm,
+) -> dict:
+    """The whole evaluation as a JSON-ready dict (schema tinycodec-eval v1, see docs/eval.md)."""
+    t0 = time.monotonic()
+    bundle = Bundle.load(model)
+    qs = list(qualities) if qualities else bundle.qualities
+    for q in qs:
+        bundle.model("encoder", q)  # raises BundleError naming the shipped qualities
+    dataset = find_images(data, limit)
+    notes: list[str] = []
+    if sweeps is None:
+        sweeps, notes = baselines.default_sweeps()
+    results = sweep(dataset, bundle, qs, sweeps, progress)
+    matched, at_bpp, bd_rates = compare(results)
+    notes += [f"BD-rate vs {a}: {b['note']}" for a, b in bd_rates.items()]
+    return {
+        "format": SCHEMA,
+        "version": SCHEMA_VERSION,
+        "tinycodec_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "dataset": {
+            "name": dataset.name,
+            "path": str(dataset.path),
+            "n_images": len(dataset.images),
+            "limit": limit,
+            "images": [p.name for p in dataset.images],
+            "sha256": {"status": dataset.sha256, "detail": dataset.detail},
+        },
+        "model": model_info(bundle),
+        "method": {
+            "bpp": "8 * file bytes / pixels, per image, then mean over images",
+            "psnr": f"per-image PSNR on 8-bit RGB (capped at {PSNR_CAP:g} dB), mean over images",
+            "ssim": "scikit-image structural_similarity, channel_axis=2, data_range=255, win 7, mean over images",
+            "matched_bpp": "baseline PSNR interpolated linearly in log(bpp) at tinycodec's mean bpp",
+            "bd_rate": "bjontegaard 1.3 bd_rate, pchip, on mean curves; anchor restricted to tinycodec's bpp span "
+            "plus one neighbour each side; integrated over the PSNR interval both cover",
+            "baselines": {k: v for k, v in baselines.describe().items() if k in sweeps},
+        },
+        "codecs": {k: [asdict(p) for p in v] for k, v in results.items()},
+        "matched": matched,
+        "psnr_at_bpp": at_bpp,
+        "bd_rate": bd_rates,
+        "notes": notes,
+        "seconds": round(time.monotonic() - t0, 1),
+    }
+
+
+def write_json(report: dict, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1, default=str) + "\n")
+    return path
+
+
+def run_and_write(
+    data: Path,
+    model: Path,
+    json_path: Path,
+    plot_path: Path,
+    card_path: Path | None,
+    qualities: Sequence[int] | None = None,
+    limit: int | None = None,
+) -> dict:
+    """Evaluate, then write the JSON, the RD plot and (optionally) the model card — all from the same dict."""
+    from . import evalreport
+
+    report = run_eval(data, model, qualities, limit)
+    write_json(report, json_path)
+    evalreport.plot_rd(report, plot_path)
+    if card_path is not None:
+        evalreport.write_card(report, plot_path, card_path)
+    return report
