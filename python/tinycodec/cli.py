@@ -50,7 +50,7 @@ def _add_train(sub) -> None:
     p.add_argument("--steps", type=int, default=150_000, help="total steps (default: %(default)s)")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--crop", type=int, default=64, help="random crop size (default: the export tile, %(default)s)")
-    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate (default: %(default)s)")
     p.add_argument("--val-every", type=int, default=2000, help="validate and checkpoint every N steps")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--resume", action="store_true", help="continue from the run folder's latest checkpoint")

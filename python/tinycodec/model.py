@@ -112,8 +112,12 @@ class Codec(tf_keras.Model):
         self.encoder = build_encoder(cfg)
         self.decoder = build_decoder(cfg)
         L, M = cfg.levels, cfg.latent_channels
-        self.gain = self.add_weight(name="gain", shape=(L, M), initializer="ones")
-        self.inv_gain = self.add_weight(name="inv_gain", shape=(L, M), initializer="ones")
+        # levels start apart (coarse -> fine quantization) so each lambda has its own operating point early
+        g0 = np.repeat(np.geomspace(0.5, 2.0, L)[:, None], M, axis=1).astype(np.float32)
+        self.gain = self.add_weight(name="gain", shape=(L, M), initializer=tf_keras.initializers.Constant(g0))
+        self.inv_gain = self.add_weight(
+            name="inv_gain", shape=(L, M), initializer=tf_keras.initializers.Constant(1.0 / g0)
+        )
         self.density = FactorizedDensity(L, M, cfg.density_filters, name="density")
         self.density.build((None, None, None, M))
 
