@@ -141,16 +141,13 @@ def sweep(
                 return len(data), out
 
             jobs.append((name, s.label, s.param, run_bl))
+    images = [(path.name, read_rgb(path)[0]) for path in dataset.images]  # an unreadable image fails before the run
     scores: list[list[ImageScore]] = [[] for _ in jobs]
-    work = [(path, j) for path in dataset.images for j in range(len(jobs))]
-    current: tuple[Path, np.ndarray] | None = None
-    for path, j in progress(work, len(work)) if progress else work:
-        if current is None or current[0] != path:
-            img, _note = read_rgb(path)
-            current = (path, img)
-        img = current[1]
+    work = [(i, j) for i in range(len(images)) for j in range(len(jobs))]
+    for i, j in progress(work, len(work)) if progress else work:
+        name, img = images[i]
         n_bytes, out = jobs[j][3](img)
-        scores[j].append(_score(path.name, img, n_bytes, out))
+        scores[j].append(_score(name, img, n_bytes, out))
     results: dict[str, list[PointResult]] = {}
     for (name, label, param, _), sc in zip(jobs, scores):
         results.setdefault(name, []).append(_point(name, label, param, sc))
