@@ -112,3 +112,9 @@ def test_run_and_write_rejects_unknown_quality(tmp_path):
 
     with pytest.raises(BundleError, match="quality 9"):
         run_and_write(tmp_path, BUNDLE, tmp_path / "r.json", tmp_path / "rd.png", None, qualities=[9])
+
+
+def test_eval_help(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["eval", "--help"])
+    assert e.value.code == 0 and "--limit" in capsys.readouterr().out
