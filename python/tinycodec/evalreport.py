@@ -42,12 +42,12 @@ def plot_rd(report: dict, path: Path) -> Path:
                 zorder=3 if codec == "tinycodec" else 2,
             )
             if codec == "tinycodec":
-                for p in pts:
+                for i, p in enumerate(pts):  # alternate below/above so coinciding points stay legible
                     ax.annotate(
                         p["label"],
                         (p["bpp"], p[metric]),
                         textcoords="offset points",
-                        xytext=(4, -11),
+                        xytext=(4, -11 if i % 2 == 0 else 5),
                         fontsize=7,
                         color=st.get("color"),
                     )
