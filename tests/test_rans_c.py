@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from test_rans import GOLDEN
 from test_rans import _tables as golden_tables
 from tinycodec import rans
+from tinycodec.codegen.errors import CodegenError
 from tinycodec.codegen.tables import generate_tables, render_tables
 from tinycodec.entropy_tables import quantize_pmf
 
@@ -154,9 +155,9 @@ def _py_encode(precision: int, channels: list[tuple[int, list[int]]], latent: np
     return rans.encode(sym.tolist(), tabs, chan.tolist()), (sym + off).astype(np.int8)
 
 
-def _py_decode(precision, channels, data: bytes, n: int) -> np.ndarray | str:
+def _py_decode(precision, channels, data: bytes, n: int, tabs=None) -> np.ndarray | str:
     c = len(channels)
-    tabs = [rans.SymbolTable(f, precision) for _, f in channels]
+    tabs = tabs or [rans.SymbolTable(f, precision) for _, f in channels]
     try:
         sym = rans.decode(data, n, tabs, [i % c for i in range(n)])
     except rans.RansError as e:
@@ -165,9 +166,9 @@ def _py_decode(precision, channels, data: bytes, n: int) -> np.ndarray | str:
     return (np.array(sym, np.int32) + off[np.arange(n) % c]).astype(np.int8)
 
 
-def _assert_same_decode(h: Harness, precision, channels, data: bytes, n: int) -> int:
+def _assert_same_decode(h: Harness, precision, channels, data: bytes, n: int, tabs=None) -> int:
     rc, lat = h.decode(data, n)
-    ref = _py_decode(precision, channels, data, n)
+    ref = _py_decode(precision, channels, data, n, tabs)
     if isinstance(ref, str):
         expect = (ERR_TRUNCATED,) if ("truncated" in ref or "shorter" in ref) else (ERR_CORRUPT, ERR_TRAILING)
         assert rc in expect, (rc, ref)
@@ -287,6 +288,24 @@ def test_real_latents_shipped_tables(harness, real_latents):
         cnt = np.array([len(c.freqs) for c in t.channels])
         np.testing.assert_array_equal(dec.reshape(lat.shape), np.clip(lat.astype(np.int32), off, off + cnt - 1))
     assert harness.use_generated(99)[0] == -1
+
+
+def test_garbage_with_shipped_tables(harness, real_latents):
+    """Random and mutated payloads of real size, decoded with the generated q1..q4 tables."""
+    rng = np.random.default_rng(5)
+    for _, q, lat, payload, codec in real_latents[:4]:
+        t = codec.bundle.tables[q]
+        channels = [(c.offset, list(c.freqs)) for c in t.channels]
+        assert harness.use_generated(q)[0] == 0
+        for k in range(150):
+            if k % 2:
+                data = rng.integers(0, 256, int(rng.integers(0, 2 * len(payload))), dtype=np.uint8).tobytes()
+            else:
+                data = bytearray(payload)
+                for _ in range(int(rng.integers(1, 4))):
+                    data[int(rng.integers(len(data)))] = int(rng.integers(256))
+                data = bytes(data)
+            _assert_same_decode(harness, t.precision, channels, data, lat.size, codec._symtabs[q])
 
 
 # -- errors, never crashes --------------------------------------------------------------------------
@@ -413,8 +432,10 @@ def test_generator_refuses_bad_manifest(tmp_path):
     m = json.loads((BUNDLE / "manifest.json").read_text())
     m["entropy"]["q1"]["channels"][0]["freqs"][0] += 1  # sum != 2^precision
     (tmp_path / "manifest.json").write_text(json.dumps(m))
-    with pytest.raises(ValueError):
+    with pytest.raises(CodegenError, match="q1"):
         render_tables(tmp_path)
+    with pytest.raises(CodegenError):
+        generate_tables(tmp_path / "missing", tmp_path / "out")
 
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..entropy_tables import EntropyTables
+from .errors import CodegenError
 
 HEADER_NAME = "tc_entropy_tables.h"
 SOURCE_NAME = "tc_entropy_tables.c"
@@ -36,18 +37,24 @@ class TablesReport:
 def _load(manifest_path: str | Path) -> tuple[dict, dict[int, EntropyTables]]:
     p = Path(manifest_path)
     mf = p / "manifest.json" if p.is_dir() else p
-    manifest = json.loads(mf.read_text())
-    section = manifest.get("entropy")
+    try:
+        manifest = json.loads(mf.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise CodegenError(f"{mf}: cannot read the manifest ({e})") from None
+    section = manifest.get("entropy") if isinstance(manifest, dict) else None
     if not isinstance(section, dict) or not section:
-        raise ValueError(f"{mf}: no 'entropy' section")
+        raise CodegenError(f"{mf}: no 'entropy' section (entropy tables)")
     tables = {}
     for key, val in section.items():
         if not (key.startswith("q") and key[1:].isdigit()):
-            raise ValueError(f"{mf}: entropy key {key!r} is not of the form q<N>")
-        tables[int(key[1:])] = EntropyTables.from_json(val)  # validates (freqs >= 1, sum, int8 support)
+            raise CodegenError(f"{mf}: entropy key {key!r} is not of the form q<N>")
+        try:
+            tables[int(key[1:])] = EntropyTables.from_json(val)  # validates (freqs >= 1, sum, int8 support)
+        except (ValueError, KeyError, TypeError) as e:
+            raise CodegenError(f"{mf}: entropy tables of {key} are invalid ({e})") from None
     for q, t in tables.items():
         if not 0 <= q <= 255 or not 1 <= len(t.channels) <= 65535:
-            raise ValueError(f"{mf}: quality {q} or its channel count is out of range")
+            raise CodegenError(f"{mf}: quality {q} or its channel count is out of range")
     return manifest, dict(sorted(tables.items()))
 
 
@@ -148,7 +155,7 @@ def render_tables(manifest_path: str | Path) -> tuple[dict[str, str], TablesRepo
 
 def generate_tables(manifest_path: str | Path, out_dir: str | Path = "firmware/generated") -> TablesReport:
     """Write tc_entropy_tables.h/.c for every quality of the manifest into out_dir (unchanged files keep
-    their mtime). `manifest_path` is a manifest.json or its folder. Raises ValueError on bad tables."""
+    their mtime). `manifest_path` is a manifest.json or its folder. Raises CodegenError on a bad manifest."""
     files, report = render_tables(manifest_path)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
