@@ -39,7 +39,7 @@ firmware: codegen ## build the firmware for $(BOARD) with PlatformIO (offline)
 	$(PIO) run -s -e $(PIO_ENV)
 
 flash: firmware ## deploy to $(BOARD); for qemu: boot the emulated board and print its serial URL
-	$(PIO) run -s -e $(PIO_ENV) -t upload
+	$(PIO) run -e $(PIO_ENV) -t upload
 
 bench: ## run the host benchmark against PORT (e.g. PORT=socket://127.0.0.1:4321 after make flash)
 	@test -n "$(PORT)" || { echo "make bench: set PORT=<pyserial URL>, e.g. the one 'make flash' printed"; exit 2; }

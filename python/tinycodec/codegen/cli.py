@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from .errors import CodegenError
 from .generate import generate
+from .tables import generate_tables
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +30,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"codegen: error: {e}", file=sys.stderr)
         return 2
     print(report.summary())
+    if args.manifest:
+        try:
+            print(generate_tables(args.manifest, args.out).summary())
+        except CodegenError as e:
+            print(f"codegen: error: {e}", file=sys.stderr)
+            return 2
     return 0
 
 
