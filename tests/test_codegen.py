@@ -137,7 +137,7 @@ def test_manifest_bundle(tmp_path: Path) -> None:
     assert rep.arena_bytes == max(m.arena_bytes for m in rep.models)
     hm = HostModel(tmp_path / "out")
     assert [m.name for m in hm.models] == ["enc_q1", "dec_q1"]
-    assert hm.ram_bytes == rep.arena_bytes and hm.backend_name == "gen"
+    assert hm.ram_bytes == rep.ram_bytes and hm.backend_name == "gen"
     assert hm.models[0].input_hwc == (64, 64, 3) and hm.models[1].output_hwc == (8, 8, 3)
     man["model_hash"] = "00" * 32
     (bundle / "manifest.json").write_text(json.dumps(man))

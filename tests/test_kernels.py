@@ -68,7 +68,8 @@ SPECS: tuple[Spec, ...] = (
     CODEC_LIKE,
 )
 N_INPUTS = 3
-Host = tuple[HostModel, dict[str, bytes], Path, HostModel]  # fused build, .tflite bytes, gen dir, unfused
+# fused build, .tflite bytes, gen dir, unfused, fused with the ARM fast path's im2col + blocking in plain C
+Host = tuple[HostModel, dict[str, bytes], Path, HostModel, HostModel]
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +79,8 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Host:
     generate([model_file(s) for s in SPECS], gen_dir)
     plain_dir = tmp_path_factory.mktemp("gen-nofuse")
     generate([model_file(s) for s in SPECS], plain_dir, fuse=False)
-    return HostModel(gen_dir), models, gen_dir, HostModel(plain_dir)
+    blocked = HostModel(gen_dir, defines=("TC_CONV_GENERIC_BLOCKED",))
+    return HostModel(gen_dir), models, gen_dir, HostModel(plain_dir), blocked
 
 
 def _check(host: Host, idx: int, model: bytes, shape: tuple[int, ...], seed: int) -> None:
@@ -88,6 +90,7 @@ def _check(host: Host, idx: int, model: bytes, shape: tuple[int, ...], seed: int
     np.testing.assert_array_equal(micro, ref, err_msg="TFLM != TFLite BUILTIN_REF")
     np.testing.assert_array_equal(host[0].run(idx, x).reshape(ref.shape), ref, err_msg="gen != BUILTIN_REF")
     np.testing.assert_array_equal(host[3].run(idx, x).reshape(ref.shape), ref, err_msg="gen (unfused) != REF")
+    np.testing.assert_array_equal(host[4].run(idx, x).reshape(ref.shape), ref, err_msg="gen (blocked) != REF")
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
@@ -99,17 +102,18 @@ def test_bit_exact(host: Host, spec: Spec) -> None:
 
 def test_extreme_inputs(host: Host) -> None:
     """Saturated inputs (all -128 / all 127) stress the clamps and the rounding."""
-    hm, models, _, _ = host
+    hm, models, _, _, blocked = host
     for idx, spec in enumerate(SPECS):
         for v in (-128, 127):
             x = np.full((1, *spec.input_shape), v, dtype=np.int8)
             ref = run_litert_ref(models[spec.name], x)
             np.testing.assert_array_equal(hm.run(idx, x).reshape(ref.shape), ref, err_msg=spec.name)
+            np.testing.assert_array_equal(blocked.run(idx, x).reshape(ref.shape), ref, err_msg=spec.name)
 
 
 def test_codec_like_sanitizers(host: Host, tmp_path: Path) -> None:
     """The codec-like model built with ASan+UBSan as a standalone executable, byte-for-byte equal."""
-    hm, models, gen_dir, _ = host
+    hm, models, gen_dir, _, _ = host
     exe = build_executable(gen_dir, sanitize=True)
     idx = hm.index(model_file(CODEC_LIKE).stem)
     for seed in range(2):
@@ -159,9 +163,11 @@ def test_quantization_corner_cases(tmp_path: Path) -> None:
         files.append(f)
     generate(files, tmp_path / "gen")
     hm = HostModel(tmp_path / "gen")
+    blocked = HostModel(tmp_path / "gen", defines=("TC_CONV_GENERIC_BLOCKED",))
     for idx, (name, data, shape) in enumerate(mutants):
         for seed in range(N_INPUTS):
             x = random_input((1, *shape), seed)
             ref = run_litert_ref(data, x)
             np.testing.assert_array_equal(run_tflm(data, x), ref, err_msg=f"{name}: TFLM != REF")
             np.testing.assert_array_equal(hm.run(idx, x).reshape(ref.shape), ref, err_msg=f"{name}: gen != REF")
+            np.testing.assert_array_equal(blocked.run(idx, x).reshape(ref.shape), ref, err_msg=f"{name}: blocked")

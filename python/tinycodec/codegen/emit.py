@@ -162,8 +162,19 @@ def emit_model_c(u: ModelUnit, table: ArrayTable) -> str:
     return "\n".join(out)
 
 
+def scratch_bytes(units: tuple[ModelUnit, ...]) -> int:
+    """Kernel scratch shared by all steps of all models (max over steps; 0 if no step needs any)."""
+    return max((s.scratch for u in units for s in u.steps), default=0)
+
+
 def emit_internal_h(units: tuple[ModelUnit, ...], table: ArrayTable) -> str:
-    decls = "\n".join(f"void tc_gen_run_{u.ident}(const int8_t *in, int8_t *out, int8_t *arena);" for u in units)
+    scratch = scratch_bytes(units)
+    decls = (
+        "/* Kernel scratch (im2col of the conv fast paths) shared by all models, max over steps. */\n"
+        f"#define TC_GEN_SCRATCH_BYTES {scratch}u\n"
+        f"extern int8_t tc_gen_scratch[{max(scratch, 16)}];\n\n"
+    )
+    decls += "\n".join(f"void tc_gen_run_{u.ident}(const int8_t *in, int8_t *out, int8_t *arena);" for u in units)
     if table.shared:
         decls += "\n\n/* Constant arrays shared by several models (identical contents, stored once). */\n"
         decls += "\n".join(
@@ -183,7 +194,10 @@ def emit_data_h(units: tuple[ModelUnit, ...], arena_bytes: int) -> str:
         '#include "tc_backend.h"\n\n'
         f"#define TC_GEN_N_MODELS {len(units)}\n"
         f"/* Activation arena shared by all models (max over models). */\n"
-        f"#define TC_GEN_ARENA_BYTES {arena_bytes}u\n\n"
+        f"#define TC_GEN_ARENA_BYTES {arena_bytes}u\n"
+        "/* Kernel scratch (im2col of the conv fast paths), and all the RAM the models use. */\n"
+        f"#define TC_GEN_SCRATCH_BYTES {scratch_bytes(units)}u\n"
+        "#define TC_GEN_RAM_BYTES (TC_GEN_ARENA_BYTES + TC_GEN_SCRATCH_BYTES)\n\n"
         "extern const uint8_t tc_gen_model_hash[32];\n"
         "extern const tc_model_desc_t tc_gen_models[TC_GEN_N_MODELS];\n\n"
         "/* Runs model idx: reads in (input_bytes int8), writes out (output_bytes int8).\n"
@@ -215,7 +229,8 @@ def emit_data_c(units: tuple[ModelUnit, ...], model_hash: bytes, arena_bytes: in
         '#include "tc_model_data.h"\n#include "tc_model_internal.h"\n\n'
         f"const uint8_t tc_gen_model_hash[32] = {{{hash_txt}}};\n\n"
         "const tc_model_desc_t tc_gen_models[TC_GEN_N_MODELS] = {\n" + "\n".join(descs) + "\n};\n\n"
-        f"static int8_t tc_gen_arena[{max(arena_bytes, 16)}] TC_ALIGNED;\n\n"
+        f"static int8_t tc_gen_arena[{max(arena_bytes, 16)}] TC_ALIGNED;\n"
+        f"int8_t tc_gen_scratch[{max(scratch_bytes(units), 16)}] TC_ALIGNED;\n\n"
         "static int overlap(const int8_t *a, uint32_t na, const int8_t *b, uint32_t nb) {\n"
         "  const uintptr_t pa = (uintptr_t)a, pb = (uintptr_t)b;\n"
         "  return pa < pb + nb && pb < pa + na;\n}\n\n"

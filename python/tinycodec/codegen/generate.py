@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .emit import ModelUnit, c_ident, dedupe_arrays, emit_data_c, emit_data_h, emit_internal_h, emit_model_c
+from .emit import ModelUnit, c_ident, scratch_bytes, dedupe_arrays, emit_data_c, emit_data_h, emit_internal_h, emit_model_c
 from .errors import CodegenError
 from .ops import fuse_resize_conv, lower_graph
 from .planner import plan_memory
@@ -41,10 +41,16 @@ class GenReport:
     arena_bytes: int  # shared arena = max over models
     weight_bytes: int  # constant bytes actually emitted (identical arrays across models stored once)
     models: tuple[ModelReport, ...]
+    scratch_bytes: int = 0  # kernel scratch (conv im2col of the ARM fast paths), shared by all models
+
+    @property
+    def ram_bytes(self) -> int:
+        return self.arena_bytes + self.scratch_bytes
 
     def summary(self) -> str:
         lines = [
-            f"codegen -> {self.out_dir}: {len(self.models)} model(s), arena {self.arena_bytes} B, "
+            f"codegen -> {self.out_dir}: {len(self.models)} model(s), arena {self.arena_bytes} B "
+            f"+ scratch {self.scratch_bytes} B, "
             f"constants {self.weight_bytes} B, hash {self.model_hash[:16]}..."
         ]
         for m in self.models:
@@ -180,4 +186,5 @@ def generate(
             for t in {t for s in u.steps for t in s.inputs if u.graph.tensors[t].is_const}
         ),
         tuple(reports),
+        scratch_bytes(units),
     )

@@ -85,9 +85,11 @@ def _compile(files: list[Path], gen_dir: Path, flags: tuple[str, ...], out_name:
     return dest
 
 
-def build_shared(gen_dir: str | Path, cache: Path = CACHE_DIR) -> Path:
+def build_shared(gen_dir: str | Path, cache: Path = CACHE_DIR, defines: tuple[str, ...] = ()) -> Path:
+    """`defines` e.g. ("TC_CONV_GENERIC_BLOCKED",): the ARM fast path's im2col/blocking in plain C."""
     gen_dir = Path(gen_dir).resolve()
-    return _compile(_sources(gen_dir), gen_dir, (*CFLAGS, "-shared", "-fPIC"), "libtcgen.so", cache)
+    flags = (*CFLAGS, *(f"-D{d}" for d in defines), "-shared", "-fPIC")
+    return _compile(_sources(gen_dir), gen_dir, flags, "libtcgen.so", cache)
 
 
 def build_executable(gen_dir: str | Path, sanitize: bool = True, cache: Path = CACHE_DIR) -> Path:
@@ -109,8 +111,8 @@ class ModelInfo:
 class HostModel:
     """The generated models, compiled for the host and loaded with ctypes."""
 
-    def __init__(self, gen_dir: str | Path, cache: Path = CACHE_DIR) -> None:
-        self.path = build_shared(gen_dir, cache)
+    def __init__(self, gen_dir: str | Path, cache: Path = CACHE_DIR, defines: tuple[str, ...] = ()) -> None:
+        self.path = build_shared(gen_dir, cache, defines)
         self._lib = ctypes.CDLL(str(self.path))
         self._run = self._lib.tc_gen_run
         self._run.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]

@@ -55,6 +55,7 @@ class Step:
     output: int
     macs: int
     elementwise: bool  # output may share memory with an input that dies at this step
+    scratch: int = 0  # bytes of the shared kernel scratch buffer this step needs (im2col of the fast paths)
 
 
 class _Ctx:
@@ -130,6 +131,11 @@ def _const_int8_weights(ctx: _Ctx, idx: int) -> Tensor:
     return w
 
 
+def conv_scratch_bytes(k: int) -> int:
+    """TC_CONV_SCRATCH_BYTES(k) of tc_kernels.h: im2col of 2 output pixels (int16 x k4 or int8 x k16)."""
+    return 4 * ((k + 15) // 16 * 16)
+
+
 def _lower_conv(ctx: _Ctx) -> Step:
     op, o = ctx.op, ctx.op.options
     x = ctx.int8_act(op.inputs[0], "input")
@@ -150,10 +156,21 @@ def _lower_conv(ctx: _Ctx) -> Step:
     mult, shift = _conv_multipliers(ctx, x, w, y, oc)
     lo, hi = activation_range(ctx.act(o.fusedActivationFunction), y.scale, y.zero_point)
     bias = _bias(ctx, op.inputs[2] if len(op.inputs) > 2 else -1, oc)
-    arrays = [ConstArray("weights", "int8_t", w.array().reshape(-1))]
+    wq = w.array().reshape(oc, -1)
+    arrays = [ConstArray("weights", "int8_t", wq.reshape(-1))]
     if bias is not None:
         arrays.append(bias)
-    arrays += [ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", shift)]
+    # MVE fast path: the input offset folded into the bias (int8 x int8 dot products; wraps like int32).
+    fold = wq.astype(np.int64).sum(axis=1) * int(-x.zero_point)
+    if bias is not None:
+        fold += bias.values.astype(np.int64)
+    fold = ((fold + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
+    arrays += [
+        ConstArray("mult", "int32_t", mult),
+        ConstArray("shift", "int32_t", shift),
+        ConstArray("bias_fold", "int32_t", fold),
+    ]
+    k = kh * kw * ic
     params = (
         ("in_h", _i(ih)),
         ("in_w", _i(iw)),
@@ -180,6 +197,9 @@ def _lower_conv(ctx: _Ctx) -> Step:
         ("y_map", "0"),
         ("x_map", "0"),
         ("src_w", _i(iw)),
+        ("bias_fold", "@bias_fold"),
+        ("scratch", "tc_gen_scratch"),
+        ("scratch_bytes", "TC_GEN_SCRATCH_BYTES"),
     )
     return Step(
         op.index,
@@ -193,6 +213,7 @@ def _lower_conv(ctx: _Ctx) -> Step:
         y.index,
         oh * ow * oc * kh * kw * ic,
         False,
+        conv_scratch_bytes(k),
     )
 
 
@@ -214,10 +235,21 @@ def _lower_dwconv(ctx: _Ctx) -> Step:
     mult, shift = _conv_multipliers(ctx, x, w, y, oc)
     lo, hi = activation_range(ctx.act(o.fusedActivationFunction), y.scale, y.zero_point)
     bias = _bias(ctx, op.inputs[2] if len(op.inputs) > 2 else -1, oc)
-    arrays = [ConstArray("weights", "int8_t", w.array().reshape(-1))]
+    wq = w.array().reshape(oc, -1)
+    arrays = [ConstArray("weights", "int8_t", wq.reshape(-1))]
     if bias is not None:
         arrays.append(bias)
-    arrays += [ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", shift)]
+    # MVE fast path: the input offset folded into the bias (int8 x int8 dot products; wraps like int32).
+    fold = wq.astype(np.int64).sum(axis=1) * int(-x.zero_point)
+    if bias is not None:
+        fold += bias.values.astype(np.int64)
+    fold = ((fold + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
+    arrays += [
+        ConstArray("mult", "int32_t", mult),
+        ConstArray("shift", "int32_t", shift),
+        ConstArray("bias_fold", "int32_t", fold),
+    ]
+    k = kh * kw * ic
     params = (
         ("in_h", _i(ih)),
         ("in_w", _i(iw)),
@@ -453,6 +485,7 @@ def fuse_resize_conv(graph: Graph, steps: tuple[Step, ...]) -> tuple[Step, ...]:
             s.output,
             s.macs,
             s.elementwise,
+            s.scratch,
         )
         dropped.add(r.op_index)
     return tuple(fused.get(s.op_index, s) for s in steps if s.op_index not in dropped)

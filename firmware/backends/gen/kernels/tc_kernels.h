@@ -28,9 +28,20 @@ typedef struct {
   const uint16_t *y_map;    /* [in_h] source rows, or NULL */
   const uint16_t *x_map;    /* [in_w] source columns, or NULL */
   int32_t src_w;            /* width of the source tensor (= in_w without maps) */
+  /* Fast paths (tc_conv_fast.c; the portable loop ignores these): */
+  const int32_t *bias_fold; /* [out_c] bias + in_offset * sum(weights[oc]) (MVE path), or NULL */
+  int8_t *scratch;          /* im2col scratch, TC_CONV_SCRATCH_BYTES(k_h * k_w * in_c) bytes, or NULL */
+  int32_t scratch_bytes;    /* size of scratch */
 } tc_conv_params_t;
 
+/* Scratch needed by the fast paths for a reduction depth k = k_h * k_w * in_c (2 output pixels:
+ * int16 x round_up(k, 4) on DSP, int8 x round_up(k, 16) on MVE). Codegen sizes one static buffer. */
+#define TC_CONV_SCRATCH_BYTES(k) (4 * (((k) + 15) / 16 * 16))
+
 void tc_conv2d_s8(const tc_conv_params_t *p, const int8_t *in, int8_t *out);
+/* The target's fast path (MVE, DSP, or the host's TC_CONV_GENERIC_BLOCKED build): returns 1 if it ran,
+ * 0 if not available for this target/parameters (the caller then runs the reference loop). */
+int tc_conv2d_s8_fast(const tc_conv_params_t *p, const int8_t *in, int8_t *out);
 
 /* DEPTHWISE_CONV_2D: out_c = in_c * depth_mult, weights [1][k_h][k_w][out_c]. */
 typedef struct {

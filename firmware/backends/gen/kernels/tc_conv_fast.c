@@ -1,0 +1,409 @@
+/* CONV_2D int8 fast paths: im2col of two output pixels into the codegen-sized scratch buffer, then
+ * blocks of 2 output pixels x 2 output channels, then the reference requantization per output.
+ * Bit-exact with tc_conv2d_s8's reference loop (integer sums are exact; only the order changes).
+ *
+ *   Cortex-M55 (__ARM_FEATURE_MVE): int8 im2col (padding = the input zero point), 16-lane
+ *     vmladavaq_s8 dot products, tail-predicated; the input offset enters through bias_fold
+ *     (= bias + in_offset * sum(weights), precomputed by codegen).
+ *   Cortex-M4/M7 (__ARM_FEATURE_DSP): int16 im2col with the input offset added (padding = 0), each
+ *     group of 4 values stored as (x0,x2),(x1,x3) so that the weights need only SXTB16 / SXTB16 ROR 8
+ *     (which yield (w0,w2),(w1,w3)); 2 SMLAD per 4 MACs.
+ *   TC_CONV_GENERIC_BLOCKED (host tests only): the DSP path's im2col, layout and blocking in plain C.
+ * Without one of these (or without scratch) tc_conv2d_s8 runs the portable reference loop. */
+#include <string.h>
+
+#include "tc_fixedpoint.h"
+#include "tc_kernels.h"
+
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define TC_CONV_MVE 1
+#include <arm_mve.h>
+#elif defined(__ARM_FEATURE_DSP) && !defined(TC_CONV_GENERIC_BLOCKED)
+#define TC_CONV_DSP 1
+#include <arm_acle.h>
+#elif defined(TC_CONV_GENERIC_BLOCKED)
+#define TC_CONV_GENERIC 1
+#endif
+
+#if defined(TC_CONV_MVE) || defined(TC_CONV_DSP) || defined(TC_CONV_GENERIC)
+
+static inline int8_t requant(const tc_conv_params_t *p, int32_t acc, int32_t oc) {
+  acc = tc_mul_by_quantized_multiplier(acc, p->out_mult[oc], (int)p->out_shift[oc]);
+  acc += p->out_offset;
+  return (int8_t)tc_clamp_i32(acc, p->act_min, p->act_max);
+}
+
+/* Source pointer of input row iy (virtual coordinates, through y_map), or NULL in the padding. */
+static inline const int8_t *src_row(const tc_conv_params_t *p, const int8_t *in, int32_t iy) {
+  if (iy < 0 || iy >= p->in_h) {
+    return 0;
+  }
+  const int32_t sy = p->y_map != 0 ? (int32_t)p->y_map[iy] : iy;
+  return in + (int64_t)sy * p->src_w * p->in_c;
+}
+
+#if defined(TC_CONV_MVE)
+/* ---------------------------------------------------------------- M55 / MVE: int8 im2col */
+static inline void copy_run(int8_t *dst, const int8_t *src, int32_t n) {
+  while (n > 0) {
+    const mve_pred16_t pr = vctp8q((uint32_t)n);
+    vstrbq_p_s8(dst, vldrbq_z_s8(src, pr), pr);
+    dst += 16;
+    src += 16;
+    n -= 16;
+  }
+}
+
+static inline void fill_run(int8_t *dst, int8_t v, int32_t n) {
+  const int8x16_t vv = vdupq_n_s8(v);
+  while (n > 0) {
+    vstrbq_p_s8(dst, vv, vctp8q((uint32_t)n));
+    dst += 16;
+    n -= 16;
+  }
+}
+
+/* One output pixel's receptive field, [k_h][k_w][in_c] int8, padding = input zero point, then zeros
+ * up to k16. */
+static void im2col_s8(const tc_conv_params_t *p, const int8_t *in, int32_t oy, int32_t ox, int8_t *dst,
+                      int32_t k16) {
+  const int32_t in_c = p->in_c, k_w = p->k_w;
+  const int8_t zp = (int8_t)(-p->in_offset);
+  const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+  const int32_t run = k_w * in_c;
+  int8_t *d = dst;
+  for (int32_t ky = 0; ky < p->k_h; ++ky, d += run) {
+    const int8_t *row = src_row(p, in, y0 + p->dil_h * ky);
+    if (row == 0) {
+      fill_run(d, zp, run);
+      continue;
+    }
+    if (p->x_map == 0 && p->dil_w == 1 && x0 >= 0 && x0 + k_w <= p->in_w) {
+      copy_run(d, row + (int64_t)x0 * in_c, run);
+      continue;
+    }
+    for (int32_t kx = 0; kx < k_w; ++kx) {
+      const int32_t ix = x0 + p->dil_w * kx;
+      if (ix < 0 || ix >= p->in_w) {
+        fill_run(d + kx * in_c, zp, in_c);
+      } else {
+        const int32_t sx = p->x_map != 0 ? (int32_t)p->x_map[ix] : ix;
+        copy_run(d + kx * in_c, row + (int64_t)sx * in_c, in_c);
+      }
+    }
+  }
+  fill_run(dst + p->k_h * run, 0, k16 - p->k_h * run);
+}
+
+static void conv_mve(const tc_conv_params_t *p, const int8_t *in, int8_t *out) {
+  const int32_t K = p->k_h * p->k_w * p->in_c, k16 = (K + 15) & ~15, out_c = p->out_c;
+  const int32_t n_px = p->out_h * p->out_w;
+  int8_t *const b0 = p->scratch, *const b1 = p->scratch + k16;
+  const int32_t full = K & ~15;
+  const mve_pred16_t tail = vctp8q((uint32_t)(K - full));
+  int32_t oy = 0, ox = 0;
+  for (int32_t n = 0; n < n_px; n += 2) {
+    const int two = n + 1 < n_px;
+    int8_t *o0 = out + (int64_t)n * out_c, *o1 = o0 + out_c;
+    im2col_s8(p, in, oy, ox, b0, k16);
+    if (++ox == p->out_w) {
+      ox = 0;
+      ++oy;
+    }
+    if (two) {
+      im2col_s8(p, in, oy, ox, b1, k16);
+      if (++ox == p->out_w) {
+        ox = 0;
+        ++oy;
+      }
+    } else {
+      fill_run(b1, 0, k16);
+    }
+    int32_t oc = 0;
+    for (; oc + 1 < out_c; oc += 2) {
+      const int8_t *w0 = p->weights + (int64_t)oc * K, *w1 = w0 + K;
+      int32_t a00 = p->bias_fold[oc], a01 = a00, a10 = p->bias_fold[oc + 1], a11 = a10;
+      int32_t k = 0;
+      for (; k < full; k += 16) {
+        const int8x16_t x0 = vldrbq_s8(b0 + k), x1 = vldrbq_s8(b1 + k);
+        const int8x16_t v0 = vldrbq_s8(w0 + k), v1 = vldrbq_s8(w1 + k);
+        a00 = vmladavaq_s8(a00, x0, v0);
+        a01 = vmladavaq_s8(a01, x1, v0);
+        a10 = vmladavaq_s8(a10, x0, v1);
+        a11 = vmladavaq_s8(a11, x1, v1);
+      }
+      if (k < K) { /* weights past K are not ours: predicated loads read zeros */
+        const int8x16_t x0 = vldrbq_s8(b0 + k), x1 = vldrbq_s8(b1 + k);
+        const int8x16_t v0 = vldrbq_z_s8(w0 + k, tail), v1 = vldrbq_z_s8(w1 + k, tail);
+        a00 = vmladavaq_s8(a00, x0, v0);
+        a01 = vmladavaq_s8(a01, x1, v0);
+        a10 = vmladavaq_s8(a10, x0, v1);
+        a11 = vmladavaq_s8(a11, x1, v1);
+      }
+      o0[oc] = requant(p, a00, oc);
+      o0[oc + 1] = requant(p, a10, oc + 1);
+      if (two) {
+        o1[oc] = requant(p, a01, oc);
+        o1[oc + 1] = requant(p, a11, oc + 1);
+      }
+    }
+    if (oc < out_c) {
+      const int8_t *w0 = p->weights + (int64_t)oc * K;
+      int32_t a00 = p->bias_fold[oc], a01 = a00;
+      int32_t k = 0;
+      for (; k < full; k += 16) {
+        const int8x16_t v0 = vldrbq_s8(w0 + k);
+        a00 = vmladavaq_s8(a00, vldrbq_s8(b0 + k), v0);
+        a01 = vmladavaq_s8(a01, vldrbq_s8(b1 + k), v0);
+      }
+      if (k < K) {
+        const int8x16_t v0 = vldrbq_z_s8(w0 + k, tail);
+        a00 = vmladavaq_s8(a00, vldrbq_s8(b0 + k), v0);
+        a01 = vmladavaq_s8(a01, vldrbq_s8(b1 + k), v0);
+      }
+      o0[oc] = requant(p, a00, oc);
+      if (two) {
+        o1[oc] = requant(p, a01, oc);
+      }
+    }
+  }
+}
+
+int tc_conv2d_s8_fast(const tc_conv_params_t *p, const int8_t *in, int8_t *out) {
+  const int32_t K = p->k_h * p->k_w * p->in_c;
+  if (p->scratch == 0 || p->bias_fold == 0 || p->scratch_bytes < 2 * ((K + 15) & ~15)) {
+    return 0;
+  }
+  conv_mve(p, in, out);
+  return 1;
+}
+
+#else
+/* ------------------------------------------- M4/M7 DSP (and its plain-C twin): int16 im2col */
+/* Two pixels interleaved per group of 4 K values: [g][pixel][x0,x2,x1,x3] (int16, offset added). */
+static inline int32_t slot(int32_t j) { return ((j >> 2) << 3) + ((j & 1) << 1) + ((j >> 1) & 1); }
+
+static inline uint32_t rd32(const void *ptr) {
+  uint32_t v;
+  memcpy(&v, ptr, 4);
+  return v;
+}
+
+/* n values from src (+ offset) at K positions j.. of the pixel whose slots start at d. */
+static inline void copy_run(int16_t *d, int32_t j, const int8_t *src, int32_t n, int32_t off) {
+  int32_t i = 0;
+  if ((j & 3) == 0) {
+#if defined(TC_CONV_DSP)
+    const int32_t off2 = (int32_t)(((uint32_t)off & 0xffffu) | ((uint32_t)off << 16));
+    for (; i + 4 <= n; i += 4, j += 4) {
+      const uint32_t w = rd32(src + i);
+      int32_t *q = (int32_t *)(void *)(d + ((j >> 2) << 3));
+      q[0] = __sxtab16(off2, (int32_t)w);                          /* x0, x2 */
+      q[1] = __sxtab16(off2, (int32_t)((w >> 8) | (w << 24)));     /* x1, x3 */
+    }
+#else
+    for (; i + 4 <= n; i += 4, j += 4) {
+      int16_t *q = d + ((j >> 2) << 3);
+      q[0] = (int16_t)(src[i] + off);
+      q[1] = (int16_t)(src[i + 2] + off);
+      q[2] = (int16_t)(src[i + 1] + off);
+      q[3] = (int16_t)(src[i + 3] + off);
+    }
+#endif
+  }
+  for (; i < n; ++i, ++j) {
+    d[slot(j)] = (int16_t)(src[i] + off);
+  }
+}
+
+static inline void zero_run(int16_t *d, int32_t j, int32_t n) {
+  for (int32_t e = j + n; j < e; ++j) {
+    d[slot(j)] = 0;
+  }
+}
+
+/* One output pixel's receptive field into slots d (pixel 0: buf, pixel 1: buf + 4), zeros up to k4. */
+static void im2col_s16(const tc_conv_params_t *p, const int8_t *in, int32_t oy, int32_t ox, int16_t *d,
+                       int32_t k4) {
+  const int32_t in_c = p->in_c, k_w = p->k_w, off = p->in_offset;
+  const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+  const int32_t run = k_w * in_c;
+  int32_t j = 0;
+  for (int32_t ky = 0; ky < p->k_h; ++ky, j += run) {
+    const int8_t *row = src_row(p, in, y0 + p->dil_h * ky);
+    if (row == 0) {
+      zero_run(d, j, run);
+      continue;
+    }
+    if (p->x_map == 0 && p->dil_w == 1 && x0 >= 0 && x0 + k_w <= p->in_w) {
+      copy_run(d, j, row + (int64_t)x0 * in_c, run, off);
+      continue;
+    }
+    for (int32_t kx = 0; kx < k_w; ++kx) {
+      const int32_t ix = x0 + p->dil_w * kx;
+      if (ix < 0 || ix >= p->in_w) {
+        zero_run(d, j + kx * in_c, in_c);
+      } else {
+        const int32_t sx = p->x_map != 0 ? (int32_t)p->x_map[ix] : ix;
+        copy_run(d, j + kx * in_c, row + (int64_t)sx * in_c, in_c, off);
+      }
+    }
+  }
+  zero_run(d, j, k4 - j);
+}
+
+#if defined(TC_CONV_DSP)
+typedef int32_t pair_t; /* two int16 lanes */
+#define SX_LO(w) __sxtb16((int32_t)(w))
+#define SX_HI(w) __sxtb16((int32_t)(((w) >> 8) | ((w) << 24)))
+#define MLA2(acc, x, w) ((acc) = __smlad((x), (w), (acc)))
+#define LOADX(b, i) ((b)[i])
+#else
+typedef struct {
+  int32_t lo, hi;
+} pair_t;
+static inline pair_t sx_lo(uint32_t w) {
+  pair_t r = {(int8_t)(w & 0xff), (int8_t)((w >> 16) & 0xff)};
+  return r;
+}
+static inline pair_t sx_hi(uint32_t w) {
+  pair_t r = {(int8_t)((w >> 8) & 0xff), (int8_t)(w >> 24)};
+  return r;
+}
+static inline pair_t loadx(const int32_t *b, int i) {
+  const int16_t *h = (const int16_t *)(const void *)(b + i);
+  pair_t r = {h[0], h[1]};
+  return r;
+}
+#define SX_LO(w) sx_lo(w)
+#define SX_HI(w) sx_hi(w)
+#define MLA2(acc, x, w) ((acc) += (x).lo * (w).lo + (x).hi * (w).hi)
+#define LOADX(b, i) loadx((b), (i))
+#endif
+
+/* The last (K % 4) weights of a row, zero-extended to a word (never reads past the row). */
+static inline uint32_t rd_tail(const int8_t *w, int32_t r) {
+  uint32_t v = 0;
+  for (int32_t i = 0; i < r; ++i) {
+    v |= (uint32_t)(uint8_t)w[i] << (8 * i);
+  }
+  return v;
+}
+
+static void conv_blocked(const tc_conv_params_t *p, const int8_t *in, int8_t *out) {
+  const int32_t K = p->k_h * p->k_w * p->in_c, k4 = (K + 3) & ~3, out_c = p->out_c;
+  const int32_t n_px = p->out_h * p->out_w, groups = K >> 2, rem = K & 3;
+  int16_t *const buf = (int16_t *)(void *)p->scratch;
+  int32_t oy = 0, ox = 0;
+  for (int32_t n = 0; n < n_px; n += 2) {
+    const int two = n + 1 < n_px;
+    int8_t *o0 = out + (int64_t)n * out_c, *o1 = o0 + out_c;
+    im2col_s16(p, in, oy, ox, buf, k4);
+    if (++ox == p->out_w) {
+      ox = 0;
+      ++oy;
+    }
+    if (two) {
+      im2col_s16(p, in, oy, ox, buf + 4, k4);
+      if (++ox == p->out_w) {
+        ox = 0;
+        ++oy;
+      }
+    } else {
+      zero_run(buf + 4, 0, k4);
+    }
+    int32_t oc = 0;
+    for (; oc + 1 < out_c; oc += 2) {
+      const int8_t *w0 = p->weights + (int64_t)oc * K, *w1 = w0 + K;
+      const int32_t *b = (const int32_t *)(const void *)buf;
+      int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
+      for (int32_t g = groups; g > 0; --g) {
+        const pair_t x0a = LOADX(b, 0), x0b = LOADX(b, 1), x1a = LOADX(b, 2), x1b = LOADX(b, 3);
+        b += 4;
+        const uint32_t wa = rd32(w0);
+        w0 += 4;
+        const pair_t wa0 = SX_LO(wa), wa1 = SX_HI(wa);
+        MLA2(a00, x0a, wa0);
+        MLA2(a00, x0b, wa1);
+        MLA2(a01, x1a, wa0);
+        MLA2(a01, x1b, wa1);
+        const uint32_t wb = rd32(w1);
+        w1 += 4;
+        const pair_t wb0 = SX_LO(wb), wb1 = SX_HI(wb);
+        MLA2(a10, x0a, wb0);
+        MLA2(a10, x0b, wb1);
+        MLA2(a11, x1a, wb0);
+        MLA2(a11, x1b, wb1);
+      }
+      if (rem) {
+        const pair_t x0a = LOADX(b, 0), x0b = LOADX(b, 1), x1a = LOADX(b, 2), x1b = LOADX(b, 3);
+        const uint32_t wa = rd_tail(w0, rem), wb = rd_tail(w1, rem);
+        const pair_t wa0 = SX_LO(wa), wa1 = SX_HI(wa), wb0 = SX_LO(wb), wb1 = SX_HI(wb);
+        MLA2(a00, x0a, wa0);
+        MLA2(a00, x0b, wa1);
+        MLA2(a01, x1a, wa0);
+        MLA2(a01, x1b, wa1);
+        MLA2(a10, x0a, wb0);
+        MLA2(a10, x0b, wb1);
+        MLA2(a11, x1a, wb0);
+        MLA2(a11, x1b, wb1);
+      }
+      const int32_t bias0 = p->bias != 0 ? p->bias[oc] : 0, bias1 = p->bias != 0 ? p->bias[oc + 1] : 0;
+      o0[oc] = requant(p, a00 + bias0, oc);
+      o0[oc + 1] = requant(p, a10 + bias1, oc + 1);
+      if (two) {
+        o1[oc] = requant(p, a01 + bias0, oc);
+        o1[oc + 1] = requant(p, a11 + bias1, oc + 1);
+      }
+    }
+    if (oc < out_c) {
+      const int8_t *w0 = p->weights + (int64_t)oc * K;
+      const int32_t *b = (const int32_t *)(const void *)buf;
+      int32_t a00 = 0, a01 = 0;
+      for (int32_t g = groups; g > 0; --g) {
+        const pair_t x0a = LOADX(b, 0), x0b = LOADX(b, 1), x1a = LOADX(b, 2), x1b = LOADX(b, 3);
+        b += 4;
+        const uint32_t wa = rd32(w0);
+        w0 += 4;
+        const pair_t wa0 = SX_LO(wa), wa1 = SX_HI(wa);
+        MLA2(a00, x0a, wa0);
+        MLA2(a00, x0b, wa1);
+        MLA2(a01, x1a, wa0);
+        MLA2(a01, x1b, wa1);
+      }
+      if (rem) {
+        const pair_t x0a = LOADX(b, 0), x0b = LOADX(b, 1), x1a = LOADX(b, 2), x1b = LOADX(b, 3);
+        const uint32_t wa = rd_tail(w0, rem);
+        const pair_t wa0 = SX_LO(wa), wa1 = SX_HI(wa);
+        MLA2(a00, x0a, wa0);
+        MLA2(a00, x0b, wa1);
+        MLA2(a01, x1a, wa0);
+        MLA2(a01, x1b, wa1);
+      }
+      const int32_t bias0 = p->bias != 0 ? p->bias[oc] : 0;
+      o0[oc] = requant(p, a00 + bias0, oc);
+      if (two) {
+        o1[oc] = requant(p, a01 + bias0, oc);
+      }
+    }
+  }
+}
+
+int tc_conv2d_s8_fast(const tc_conv_params_t *p, const int8_t *in, int8_t *out) {
+  const int32_t K = p->k_h * p->k_w * p->in_c;
+  if (p->scratch == 0 || p->scratch_bytes < 4 * ((K + 3) & ~3)) {
+    return 0;
+  }
+  conv_blocked(p, in, out);
+  return 1;
+}
+#endif
+
+#else /* portable build: no fast path */
+int tc_conv2d_s8_fast(const tc_conv_params_t *p, const int8_t *in, int8_t *out) {
+  (void)p;
+  (void)in;
+  (void)out;
+  return 0;
+}
+#endif
