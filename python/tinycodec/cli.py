@@ -16,6 +16,11 @@ class UserError(Exception):
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    if args.preset == "seed-unet":
+        from .seed_unet import train_seed
+
+        print(f"wrote {train_seed(args.data, args.run, steps=args.steps, batch=args.batch, crop=args.crop)}")
+        return 0
     from .config import ModelConfig, TrainConfig
     from .train import train
 
@@ -54,6 +59,12 @@ def _add_train(sub) -> None:
     p.add_argument("--val-every", type=int, default=2000, help="validate and checkpoint every N steps")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--resume", action="store_true", help="continue from the run folder's latest checkpoint")
+    p.add_argument(
+        "--preset",
+        choices=["tc-small", "seed-unet"],
+        default="tc-small",
+        help="tc-small: the codec; seed-unet: the student report's U-Net baseline (MAE, skips)",
+    )
     p.set_defaults(func=_cmd_train)
 
 
@@ -67,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    if args.preset == "seed-unet":
+        from .seed_unet import export_seed
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        info = export_seed(args.run / "best.weights.h5", args.out, args.data, tile=args.tile)
+        print(f"seed-unet: {info['tflite_bytes']} bytes int8, honest bpp {info['bpp']['all_decoder_inputs']:.1f}")
+        return 0
     from .config import ExportConfig
     from .export import export_bundle
 
@@ -84,6 +102,7 @@ def _add_export(sub) -> None:
     p.add_argument("--out", type=Path, default=REPO_ROOT / "models" / "tc-small")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data root; calibration uses train/")
     p.add_argument("--tile", type=int, default=64, help="fixed tile size of the exported models")
+    p.add_argument("--preset", choices=["tc-small", "seed-unet"], default="tc-small")
     p.set_defaults(func=_cmd_export)
 
 
