@@ -2,7 +2,7 @@
 
 #include <stddef.h>
 
-/* O(n_channels) checks done on every call: enough that no division by zero, no read outside a cum[]
+/* O(n_channels) checks done on every call: enough that no division by zero, no read outside a core[]
  * array and no unbounded loop is possible whatever the stream. tc_rans_check_tables() checks the rest. */
 static int check_header(const tc_entropy_tables_t *t) {
   if (t == NULL || t->channels == NULL || t->n_channels == 0u) return TC_RANS_ERR_ARG;
@@ -10,8 +10,17 @@ static int check_header(const tc_entropy_tables_t *t) {
   const uint32_t total = 1u << t->precision;
   for (uint32_t c = 0; c < t->n_channels; c++) {
     const tc_entropy_channel_t *ch = &t->channels[c];
-    if (ch->cum == NULL || ch->count == 0u || ch->count > 256u) return TC_RANS_ERR_TABLES;
-    if (ch->cum[0] != 0u || ch->cum[ch->count] != total) return TC_RANS_ERR_TABLES;
+    if (ch->count == 0u || ch->count > 256u) return TC_RANS_ERR_TABLES;
+    if ((uint32_t)ch->head + ch->tail > ch->count) return TC_RANS_ERR_TABLES;
+    const uint32_t m = (uint32_t)ch->count - ch->head - ch->tail;
+    if (m == 0u) {
+      if (ch->count != total) return TC_RANS_ERR_TABLES; /* all frequency 1: count must be the total */
+    } else {
+      /* core starts where the leading run ends, and its last entry is below the trailing run */
+      if (ch->core == NULL || ch->core[0] != ch->head || ch->core[m - 1u] >= total - ch->tail) {
+        return TC_RANS_ERR_TABLES;
+      }
+    }
   }
   return TC_RANS_OK;
 }
@@ -19,11 +28,12 @@ static int check_header(const tc_entropy_tables_t *t) {
 int tc_rans_check_tables(const tc_entropy_tables_t *t) {
   int rc = check_header(t);
   if (rc != TC_RANS_OK) return rc;
+  const uint32_t total = 1u << t->precision;
   for (uint32_t c = 0; c < t->n_channels; c++) {
     const tc_entropy_channel_t *ch = &t->channels[c];
     if (ch->offset < -128 || (int32_t)ch->offset + (int32_t)ch->count - 1 > 127) return TC_RANS_ERR_TABLES;
     for (uint32_t s = 0; s < ch->count; s++) {
-      if (ch->cum[s + 1] <= ch->cum[s]) return TC_RANS_ERR_TABLES;
+      if (tc_entropy_cum(ch, s + 1u, total) <= tc_entropy_cum(ch, s, total)) return TC_RANS_ERR_TABLES;
     }
   }
   return TC_RANS_OK;
@@ -37,6 +47,7 @@ int tc_rans_encode_latent(const int8_t *latent, uint32_t n, const tc_entropy_tab
   if (rc != TC_RANS_OK) return rc;
 
   const uint32_t prec = t->precision;
+  const uint32_t total = 1u << prec;
   const uint32_t x_max_unit = (TC_RANS_L >> prec) << 8; /* x_max = x_max_unit * f <= 2^31 */
   uint32_t x = TC_RANS_L;
   uint8_t *const begin = out;
@@ -49,9 +60,9 @@ int tc_rans_encode_latent(const int8_t *latent, uint32_t n, const tc_entropy_tab
     int32_t s = (int32_t)latent[i] - (int32_t)ch->offset;
     if (s < 0) s = 0;
     if (s > (int32_t)ch->count - 1) s = (int32_t)ch->count - 1;
-    const uint32_t start = ch->cum[s];
-    const uint32_t f = ch->cum[s + 1] - start;
-    if (f == 0u || f > (1u << prec)) return TC_RANS_ERR_TABLES;
+    const uint32_t start = tc_entropy_cum(ch, (uint32_t)s, total);
+    const uint32_t f = tc_entropy_cum(ch, (uint32_t)s + 1u, total) - start;
+    if (f == 0u || f > total) return TC_RANS_ERR_TABLES;
     const uint32_t x_max = x_max_unit * f;
     while (x >= x_max) { /* at most 2 iterations: x < 2^31, x_max >= 2^15 */
       if (p == begin) return TC_RANS_ERR_OUT_FULL;
@@ -77,7 +88,8 @@ int tc_rans_decode_latent(const uint8_t *in, uint32_t len, const tc_entropy_tabl
   if (len < 4u) return TC_RANS_ERR_TRUNCATED;
 
   const uint32_t prec = t->precision;
-  const uint32_t mask = (1u << prec) - 1u;
+  const uint32_t total = 1u << prec;
+  const uint32_t mask = total - 1u;
   uint32_t x = ((uint32_t)in[0] << 24) | ((uint32_t)in[1] << 16) | ((uint32_t)in[2] << 8) | (uint32_t)in[3];
   uint32_t pos = 4;
   uint32_t c = 0;
@@ -85,18 +97,33 @@ int tc_rans_decode_latent(const uint8_t *in, uint32_t len, const tc_entropy_tabl
   for (uint32_t i = 0; i < n; i++) {
     const tc_entropy_channel_t *ch = &t->channels[c];
     c = (c + 1u == t->n_channels) ? 0u : c + 1u;
-    const uint32_t *cum = ch->cum;
     const uint32_t slot = x & mask;
-    /* binary search for the largest s with cum[s] <= slot, branch-free body (<= 8 steps). Invariant:
-     * cum[lo] <= slot < cum[lo + span] and lo + span <= count, so lo < count even for a malformed table. */
-    uint32_t lo = 0, span = ch->count;
-    while (span > 1u) {
-      const uint32_t half = span >> 1;
-      lo = (cum[lo + half] <= slot) ? lo + half : lo;
-      span -= half;
+    const uint32_t hi = total - ch->tail; /* first slot of the trailing frequency-1 run */
+    uint32_t sym;
+    if (slot < ch->head) { /* leading run: cum(s) = s, f = 1 */
+      sym = slot;
+      x >>= prec;
+    } else if (slot >= hi) { /* trailing run: cum(s) = total - (count - s), f = 1 */
+      sym = (uint32_t)ch->count - (total - slot);
+      x >>= prec;
+    } else {
+      /* binary search in core for the largest k with core[k] <= slot (<= 8 steps). Invariant:
+       * core[lo] <= slot < cum(head + lo + span) and lo + span <= m (check_header: core[0] = head <= slot,
+       * slot < hi = cum(count - tail)), so lo < m even for a malformed table. */
+      const uint16_t *core = ch->core;
+      const uint32_t m = (uint32_t)ch->count - ch->head - ch->tail;
+      uint32_t lo = 0, span = m;
+      while (span > 1u) {
+        const uint32_t half = span >> 1;
+        lo = (core[lo + half] <= slot) ? lo + half : lo;
+        span -= half;
+      }
+      const uint32_t start = core[lo];
+      const uint32_t next = (lo + 1u < m) ? core[lo + 1u] : hi;
+      sym = ch->head + lo;
+      x = (next - start) * (x >> prec) + slot - start; /* unsigned: wraps (no UB) on a malformed table */
     }
-    latent[i] = (int8_t)((int32_t)ch->offset + (int32_t)lo);
-    x = (cum[lo + 1] - cum[lo]) * (x >> prec) + slot - cum[lo]; /* < 2^32 for any x */
+    latent[i] = (int8_t)((int32_t)ch->offset + (int32_t)sym);
     while (x < TC_RANS_L) { /* each step consumes one byte: bounded by len */
       if (pos >= len) return TC_RANS_ERR_TRUNCATED;
       x = (x << 8) | in[pos++];

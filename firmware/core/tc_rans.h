@@ -14,13 +14,27 @@
 /* Worst case size of an encoded latent of n symbols (precision <= 16: at most 2 bytes per symbol). */
 #define TC_RANS_MAX_BYTES(n) (4u + 2u * (uint32_t)(n))
 
-/* One channel: cum[0] = 0 < cum[1] < ... < cum[count] = 1 << precision (uint32: 1 << 16 must fit).
- * Symbol s has frequency cum[s + 1] - cum[s] >= 1 and stands for the value offset + s. */
+/* One channel, stored compactly (the generated tables of tc-small are ~4.5x smaller than plain uint32
+ * cumulative arrays). Symbol s stands for the value offset + s and has frequency cum(s + 1) - cum(s) >= 1:
+ *   cum(s) = s                               for s <  head             (leading run of frequency 1)
+ *   cum(s) = core[s - head]                  for head <= s < count - tail
+ *   cum(s) = (1 << precision) - (count - s)  for s >= count - tail     (trailing run of frequency 1;
+ *                                                                       cum(count) = 1 << precision)
+ * core has count - head - tail uint16 entries (every cum(s) with s < count is < 2^16; the total is implicit).
+ * With head = tail = 0 core is the plain cumulative array without its final 1 << precision. */
 typedef struct {
-  int16_t offset;      /* value of symbol 0 (-128..127) */
-  uint16_t count;      /* number of symbols, 1..256 */
-  const uint32_t *cum; /* count + 1 entries */
+  int16_t offset;       /* value of symbol 0 (-128..127) */
+  uint16_t count;       /* number of symbols, 1..256 */
+  uint16_t head, tail;  /* lengths of the leading / trailing runs of frequency-1 symbols */
+  const uint16_t *core; /* count - head - tail entries (may be NULL when that is 0) */
 } tc_entropy_channel_t;
+
+/* cum(s) for 0 <= s <= count (no checks: see tc_rans_check_tables). */
+static inline uint32_t tc_entropy_cum(const tc_entropy_channel_t *ch, uint32_t s, uint32_t total) {
+  if (s < ch->head) return s;
+  if (s + ch->tail >= ch->count) return total - (ch->count - s);
+  return ch->core[s - ch->head];
+}
 
 typedef struct {
   uint8_t precision;   /* CDF precision in bits, 8..16 */
@@ -38,8 +52,8 @@ enum tc_rans_status {
   TC_RANS_ERR_TRAILING = -6,  /* decode: bytes left over after a valid stream */
 };
 
-/* Full check of the tables (every cum strictly increasing, ends at 1 << precision, offset + count - 1
- * within int8). O(total symbols): call once, e.g. at boot or in a test. Returns TC_RANS_OK or an error. */
+/* Full check of the tables (cum(s) strictly increasing from cum(0) = 0 to cum(count) = 1 << precision,
+ * offset + count - 1 within int8). O(total symbols): call once, e.g. at boot or in a test. Returns TC_RANS_OK or an error. */
 int tc_rans_check_tables(const tc_entropy_tables_t *t);
 
 /* Encode n int8 latent values (NHWC). The coder runs backwards, so the stream is written into the END of

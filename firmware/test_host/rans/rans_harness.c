@@ -1,7 +1,8 @@
 /* rans_harness.c - host driver of tc_rans.c for tests/test_rans_c.py (built with ASan + UBSan).
  *
  * Binary request/response protocol on stdin/stdout, little-endian:
- *   'T' u8 precision, u16 n_channels, per channel: i16 offset, u16 count, u32 cum[count + 1]
+ *   'T' u8 precision, u16 n_channels, per channel: i16 offset, u16 count, u16 head, u16 tail, u16 m,
+ *        u16 core[m]  (the compact layout of tc_rans.h; m = count - head - tail for a well-formed channel)
  *        -> i32 status (always 0: tables are stored as given, malformed ones are for error tests)
  *   'G' i32 quality (only with -DTC_HARNESS_GENERATED: select tc_entropy_tables_for_quality(q))
  *        -> i32 status (0, or -1 if there is no table), u32 table count, u16 n_channels
@@ -23,7 +24,7 @@
 #endif
 
 static tc_entropy_channel_t g_channels[1024];
-static uint32_t *g_cum[1024];
+static uint16_t *g_cum[1024]; /* core arrays, heap blocks of exactly m entries (NULL when m == 0) */
 static tc_entropy_tables_t g_tables;
 static const tc_entropy_tables_t *g_cur = &g_tables;
 static int8_t *g_last_latent;
@@ -72,11 +73,16 @@ static void cmd_tables(void) {
   for (uint32_t c = 0; c < nc; c++) {
     g_channels[c].offset = (int16_t)rd_u16();
     g_channels[c].count = rd_u16();
-    uint32_t k = (uint32_t)g_channels[c].count + 1u;
-    g_cum[c] = malloc(k * sizeof(uint32_t));
-    if (!g_cum[c]) die("oom");
-    for (uint32_t i = 0; i < k; i++) g_cum[c][i] = rd_u32();
-    g_channels[c].cum = g_cum[c];
+    g_channels[c].head = rd_u16();
+    g_channels[c].tail = rd_u16();
+    uint32_t m = rd_u16();
+    g_cum[c] = NULL;
+    if (m) {
+      g_cum[c] = malloc(m * sizeof(uint16_t));
+      if (!g_cum[c]) die("oom");
+    }
+    for (uint32_t i = 0; i < m; i++) g_cum[c][i] = rd_u16();
+    g_channels[c].core = g_cum[c];
   }
   g_tables.precision = prec;
   g_tables.n_channels = nc;

@@ -1,7 +1,9 @@
 """Entropy tables -> C: `tc_entropy_tables.h/.c` for the firmware's rANS coder (firmware/core/tc_rans.h).
 
-One `tc_entropy_tables_t` per quality of the manifest's "entropy" section, cumulative frequencies as
-uint32 (cum[count] = 1 << precision does not fit uint16); identical channel arrays are stored once.
+One `tc_entropy_tables_t` per quality of the manifest's "entropy" section, stored compactly (the manifest
+format is unchanged; this is only the C layout, see tc_rans.h): the leading and trailing runs of
+frequency-1 symbols are two counts (`head`, `tail`), the cumulative frequencies in between are uint16
+(the final `1 << precision` is implicit, so every stored value fits); identical arrays are stored once.
 Output is deterministic (same manifest -> same bytes). Imports no TensorFlow.
 
     from tinycodec.codegen.tables import generate_tables
@@ -27,11 +29,13 @@ class TablesReport:
     files: tuple[str, ...]
     qualities: tuple[int, ...]
     n_channels: tuple[int, ...]
-    flash_bytes: int  # cum arrays + channel/table structs (32-bit target)
+    flash_bytes: int  # core arrays + channel/table structs (32-bit target)
+    plain_bytes: int = 0  # the same tables as uint32 cum[count + 1] arrays (the old layout), for comparison
 
     def summary(self) -> str:
         qs = ", ".join(f"q{q}: {c} ch" for q, c in zip(self.qualities, self.n_channels))
-        return f"entropy tables ({qs}) -> {self.out_dir}/{{{', '.join(self.files)}}}, ~{self.flash_bytes} B flash"
+        plain = f" (plain uint32 cum arrays: {self.plain_bytes} B)" if self.plain_bytes else ""
+        return f"entropy tables ({qs}) -> {self.out_dir}/{{{', '.join(self.files)}}}, ~{self.flash_bytes} B flash{plain}"
 
 
 def _load(manifest_path: str | Path) -> tuple[dict, dict[int, EntropyTables]]:
@@ -56,6 +60,23 @@ def _load(manifest_path: str | Path) -> tuple[dict, dict[int, EntropyTables]]:
         if not 0 <= q <= 255 or not 1 <= len(t.channels) <= 65535:
             raise CodegenError(f"{mf}: quality {q} or its channel count is out of range")
     return manifest, dict(sorted(tables.items()))
+
+
+def compact_channel(freqs: list[int] | tuple[int, ...]) -> tuple[int, int, list[int]]:
+    """(head, tail, core): lengths of the leading/trailing frequency-1 runs and the cumulative frequencies
+    of the symbols in between (cum(head) .. cum(count - tail - 1)), as tc_rans.h stores a channel."""
+    n = len(freqs)
+    head = 0
+    while head < n and freqs[head] == 1:
+        head += 1
+    tail = 0
+    while tail < n - head and freqs[n - 1 - tail] == 1:
+        tail += 1
+    core, acc = [], head
+    for f in freqs[head : n - tail]:
+        core.append(acc)
+        acc += f
+    return head, tail, core
 
 
 def _wrap(values: list[int], indent: str = "    ", width: int = 110) -> str:
@@ -83,20 +104,27 @@ def render_tables(manifest_path: str | Path) -> tuple[dict[str, str], TablesRepo
         " * Do not edit; regenerate with `tinycodec codegen`. Format: docs/bitstream.md. */\n"
     )
 
-    arrays: dict[tuple[int, ...], str] = {}  # cum values -> array name (identical arrays stored once)
+    arrays: dict[tuple[int, ...], str] = {}  # core values -> array name (identical arrays stored once)
     array_text: list[str] = []
     chan_text: list[str] = []
+    plain = 0
     for q, t in tables.items():
         entries = []
         for c, ch in enumerate(t.channels):
-            cum = [0]
-            for f in ch.freqs:
-                cum.append(cum[-1] + f)
-            key = tuple(cum)
-            if key not in arrays:
-                arrays[key] = f"k_cum_q{q}_c{c}"
-                array_text.append(f"static const uint32_t {arrays[key]}[{len(cum)}] = {{\n{_wrap(cum)}\n}};\n")
-            entries.append(f"    {{{ch.offset}, {len(ch.freqs)}u, {arrays[key]}}},")
+            head, tail, core = compact_channel(ch.freqs)
+            assert all(0 <= v < 1 << 16 for v in core)
+            plain += 4 * (len(ch.freqs) + 1)
+            key = tuple(core)
+            if not key:
+                ref = "NULL"
+            else:
+                if key not in arrays:
+                    arrays[key] = f"k_core_q{q}_c{c}"
+                    array_text.append(
+                        f"static const uint16_t {arrays[key]}[{len(core)}] = {{\n{_wrap(core)}\n}};\n"
+                    )
+                ref = arrays[key]
+            entries.append(f"    {{{ch.offset}, {len(ch.freqs)}u, {head}u, {tail}u, {ref}}},")
         chan_text.append(
             f"static const tc_entropy_channel_t k_channels_q{q}[{len(t.channels)}] = {{\n"
             + "\n".join(entries)
@@ -142,13 +170,14 @@ def render_tables(manifest_path: str | Path) -> tuple[dict[str, str], TablesRepo
         + "  return NULL;\n"
         + "}\n"
     )
-    flash = sum(4 * len(k) for k in arrays) + sum(8 * len(t.channels) + 8 for t in tables.values())
+    flash = sum(2 * len(k) for k in arrays) + sum(12 * len(t.channels) + 8 for t in tables.values())
     report = TablesReport(
         "",
         (HEADER_NAME, SOURCE_NAME),
         tuple(qualities),
         tuple(len(t.channels) for t in tables.values()),
         flash,
+        plain,
     )
     return {HEADER_NAME: h, SOURCE_NAME: c}, report
 
@@ -163,4 +192,6 @@ def generate_tables(manifest_path: str | Path, out_dir: str | Path = "firmware/g
         p = out / fname
         if not p.exists() or p.read_text() != text:
             p.write_text(text)
-    return TablesReport(str(out), report.files, report.qualities, report.n_channels, report.flash_bytes)
+    return TablesReport(
+        str(out), report.files, report.qualities, report.n_channels, report.flash_bytes, report.plain_bytes
+    )
