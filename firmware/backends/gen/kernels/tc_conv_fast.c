@@ -3,11 +3,11 @@
  * Bit-exact with tc_conv2d_s8's reference loop (integer sums are exact; only the order changes).
  *
  *   Cortex-M55 (__ARM_FEATURE_MVE): int8 im2col (padding = the input zero point), 16-lane
- *     vmladavaq_s8 dot products, tail-predicated; the input offset enters through bias_fold
+ *     vmladavaq_s8 dot products, tail-predicated, 2 pixels x 2 channels; the input offset enters through bias_fold
  *     (= bias + in_offset * sum(weights), precomputed by codegen).
  *   Cortex-M4/M7 (__ARM_FEATURE_DSP): int16 im2col with the input offset added (padding = 0), each
  *     group of 4 values stored as (x0,x2),(x1,x3) so that the weights need only SXTB16 / SXTB16 ROR 8
- *     (which yield (w0,w2),(w1,w3)); 2 SMLAD per 4 MACs.
+ *     (which yield (w0,w2),(w1,w3)); 4 pixels x 1 channel, 2 SMLAD per 4 MACs.
  *   TC_CONV_GENERIC_BLOCKED (host tests only): the DSP path's im2col, layout and blocking in plain C.
  * Without one of these (or without scratch) tc_conv2d_s8 runs the portable reference loop. */
 #include <string.h>
@@ -27,10 +27,42 @@
 
 #if defined(TC_CONV_MVE) || defined(TC_CONV_DSP) || defined(TC_CONV_GENERIC)
 
-static inline int8_t requant(const tc_conv_params_t *p, int32_t acc, int32_t oc) {
-  acc = tc_mul_by_quantized_multiplier(acc, p->out_mult[oc], (int)p->out_shift[oc]);
-  acc += p->out_offset;
-  return (int8_t)tc_clamp_i32(acc, p->act_min, p->act_max);
+/* Per-channel requantization constants, loaded once per output channel and block. */
+typedef struct {
+  int32_t mult, lshift, rshift, mask, out_offset, lo, hi;
+} rq_t;
+
+static inline rq_t rq_load(const tc_conv_params_t *p, int32_t oc) {
+  const int32_t shift = p->out_shift[oc];
+  rq_t r;
+  r.mult = p->out_mult[oc];
+  r.lshift = shift > 0 ? shift : 0;
+  r.rshift = shift > 0 ? 0 : -shift;
+  r.mask = (int32_t)(((int64_t)1 << r.rshift) - 1);
+  r.out_offset = p->out_offset;
+  r.lo = p->act_min;
+  r.hi = p->act_max;
+  return r;
+}
+
+/* == tc_mul_by_quantized_multiplier + offset + clamp. SaturatingRoundingDoublingHighMul's nudge
+ * (+2^30, or 1 - 2^30 with truncating division for negative products) equals a floor shift of
+ * (ab + 2^30) in both cases; the saturating case needs both operands INT32_MIN (r.mult never is:
+ * codegen multipliers are in [2^30, 2^31) or 0, and requant() falls back to the reference if so). */
+static inline int8_t rq_apply(const rq_t *r, int32_t acc) {
+  const int32_t x = (int32_t)((uint32_t)acc << r->lshift);
+  int32_t h = (int32_t)(((int64_t)x * r->mult + ((int64_t)1 << 30)) >> 31);
+  const int32_t rem = h & r->mask, thr = (r->mask >> 1) + (h < 0 ? 1 : 0);
+  h = (h >> r->rshift) + (rem > thr ? 1 : 0) + r->out_offset;
+  return (int8_t)(h < r->lo ? r->lo : (h > r->hi ? r->hi : h));
+}
+
+static inline int8_t requant(const tc_conv_params_t *p, const rq_t *r, int32_t acc, int32_t oc) {
+  if (r->mult == INT32_MIN) { /* not produced by codegen; exact reference for completeness */
+    acc = tc_mul_by_quantized_multiplier(acc, p->out_mult[oc], (int)p->out_shift[oc]) + p->out_offset;
+    return (int8_t)tc_clamp_i32(acc, p->act_min, p->act_max);
+  }
+  return rq_apply(r, acc);
 }
 
 /* Source pointer of input row iy (virtual coordinates, through y_map), or NULL in the padding. */
@@ -140,11 +172,12 @@ static void conv_mve(const tc_conv_params_t *p, const int8_t *in, int8_t *out) {
         a10 = vmladavaq_s8(a10, x0, v1);
         a11 = vmladavaq_s8(a11, x1, v1);
       }
-      o0[oc] = requant(p, a00, oc);
-      o0[oc + 1] = requant(p, a10, oc + 1);
+      const rq_t r0 = rq_load(p, oc), r1 = rq_load(p, oc + 1);
+      o0[oc] = requant(p, &r0, a00, oc);
+      o0[oc + 1] = requant(p, &r1, a10, oc + 1);
       if (two) {
-        o1[oc] = requant(p, a01, oc);
-        o1[oc + 1] = requant(p, a11, oc + 1);
+        o1[oc] = requant(p, &r0, a01, oc);
+        o1[oc + 1] = requant(p, &r1, a11, oc + 1);
       }
     }
     if (oc < out_c) {
@@ -161,9 +194,10 @@ static void conv_mve(const tc_conv_params_t *p, const int8_t *in, int8_t *out) {
         a00 = vmladavaq_s8(a00, vldrbq_s8(b0 + k), v0);
         a01 = vmladavaq_s8(a01, vldrbq_s8(b1 + k), v0);
       }
-      o0[oc] = requant(p, a00, oc);
+      const rq_t r0 = rq_load(p, oc);
+      o0[oc] = requant(p, &r0, a00, oc);
       if (two) {
-        o1[oc] = requant(p, a01, oc);
+        o1[oc] = requant(p, &r0, a01, oc);
       }
     }
   }
@@ -180,8 +214,10 @@ int tc_conv2d_s8_fast(const tc_conv_params_t *p, const int8_t *in, int8_t *out) 
 
 #else
 /* ------------------------------------------- M4/M7 DSP (and its plain-C twin): int16 im2col */
-/* Two pixels interleaved per group of 4 K values: [g][pixel][x0,x2,x1,x3] (int16, offset added). */
-static inline int32_t slot(int32_t j) { return ((j >> 2) << 3) + ((j & 1) << 1) + ((j >> 1) & 1); }
+/* Four pixels interleaved per group of 4 K values: [g][pixel 0..3][x0,x2,x1,x3] (int16, offset added). */
+#define NPX 4
+#define GSTRIDE (4 * NPX) /* int16 per group */
+static inline int32_t slot(int32_t j) { return (j >> 2) * GSTRIDE + ((j & 1) << 1) + ((j >> 1) & 1); }
 
 static inline uint32_t rd32(const void *ptr) {
   uint32_t v;
@@ -195,15 +231,16 @@ static inline void copy_run(int16_t *d, int32_t j, const int8_t *src, int32_t n,
   if ((j & 3) == 0) {
 #if defined(TC_CONV_DSP)
     const int32_t off2 = (int32_t)(((uint32_t)off & 0xffffu) | ((uint32_t)off << 16));
-    for (; i + 4 <= n; i += 4, j += 4) {
+    int32_t *q = (int32_t *)(void *)(d + (j >> 2) * GSTRIDE);
+    for (; i + 4 <= n; i += 4, q += GSTRIDE / 2) {
       const uint32_t w = rd32(src + i);
-      int32_t *q = (int32_t *)(void *)(d + ((j >> 2) << 3));
-      q[0] = __sxtab16(off2, (int32_t)w);                          /* x0, x2 */
-      q[1] = __sxtab16(off2, (int32_t)((w >> 8) | (w << 24)));     /* x1, x3 */
+      q[0] = __sxtab16(off2, (int32_t)w);                      /* x0, x2 */
+      q[1] = __sxtab16(off2, (int32_t)((w >> 8) | (w << 24))); /* x1, x3 */
     }
+    j += i;
 #else
     for (; i + 4 <= n; i += 4, j += 4) {
-      int16_t *q = d + ((j >> 2) << 3);
+      int16_t *q = d + (j >> 2) * GSTRIDE;
       q[0] = (int16_t)(src[i] + off);
       q[1] = (int16_t)(src[i + 2] + off);
       q[2] = (int16_t)(src[i + 1] + off);
@@ -222,7 +259,7 @@ static inline void zero_run(int16_t *d, int32_t j, int32_t n) {
   }
 }
 
-/* One output pixel's receptive field into slots d (pixel 0: buf, pixel 1: buf + 4), zeros up to k4. */
+/* One output pixel's receptive field into slots d (pixel p: buf + 4 p), zeros up to k4. */
 static void im2col_s16(const tc_conv_params_t *p, const int8_t *in, int32_t oy, int32_t ox, int16_t *d,
                        int32_t k4) {
   const int32_t in_c = p->in_c, k_w = p->k_w, off = p->in_offset;
@@ -257,7 +294,11 @@ typedef int32_t pair_t; /* two int16 lanes */
 #define SX_LO(w) __sxtb16((int32_t)(w))
 #define SX_HI(w) __sxtb16((int32_t)(((w) >> 8) | ((w) << 24)))
 #define MLA2(acc, x, w) ((acc) = __smlad((x), (w), (acc)))
-#define LOADX(b, i) ((b)[i])
+/* x pairs of one pixel, (x0,x2) and (x1,x3), with one LDRD */
+#define LOADX2(b, i, lo, hi)                                  \
+  const uint64_t lo##hi = *(const uint64_t *)(const void *)((b) + (i)); \
+  const pair_t lo = (pair_t)(uint32_t)lo##hi;                 \
+  const pair_t hi = (pair_t)(uint32_t)(lo##hi >> 32)
 #else
 typedef struct {
   int32_t lo, hi;
@@ -278,7 +319,9 @@ static inline pair_t loadx(const int32_t *b, int i) {
 #define SX_LO(w) sx_lo(w)
 #define SX_HI(w) sx_hi(w)
 #define MLA2(acc, x, w) ((acc) += (x).lo * (w).lo + (x).hi * (w).hi)
-#define LOADX(b, i) loadx((b), (i))
+#define LOADX2(b, i, lo, hi)         \
+  const pair_t lo = loadx((b), (i)); \
+  const pair_t hi = loadx((b), (i) + 1)
 #endif
 
 /* The last (K % 4) weights of a row, zero-extended to a word (never reads past the row). */
@@ -290,100 +333,93 @@ static inline uint32_t rd_tail(const int8_t *w, int32_t r) {
   return v;
 }
 
+/* 4 pixels x 1 output channel: 4 weights expanded once (LDR + 2 SXTB16 + ROR), used by 8 SMLAD. */
+#define STEP4(b, wv)              \
+  do {                            \
+    const pair_t wl = SX_LO(wv);  \
+    const pair_t wh = SX_HI(wv);  \
+    {                             \
+      LOADX2(b, 0, x0l, x0h);     \
+      MLA2(a0, x0l, wl);          \
+      MLA2(a0, x0h, wh);          \
+    }                             \
+    {                             \
+      LOADX2(b, 2, x1l, x1h);     \
+      MLA2(a1, x1l, wl);          \
+      MLA2(a1, x1h, wh);          \
+    }                             \
+    {                             \
+      LOADX2(b, 4, x2l, x2h);     \
+      MLA2(a2, x2l, wl);          \
+      MLA2(a2, x2h, wh);          \
+    }                             \
+    {                             \
+      LOADX2(b, 6, x3l, x3h);     \
+      MLA2(a3, x3l, wl);          \
+      MLA2(a3, x3h, wh);          \
+    }                             \
+  } while (0)
+
 static void conv_blocked(const tc_conv_params_t *p, const int8_t *in, int8_t *out) {
   const int32_t K = p->k_h * p->k_w * p->in_c, k4 = (K + 3) & ~3, out_c = p->out_c;
   const int32_t n_px = p->out_h * p->out_w, groups = K >> 2, rem = K & 3;
   int16_t *const buf = (int16_t *)(void *)p->scratch;
   int32_t oy = 0, ox = 0;
-  for (int32_t n = 0; n < n_px; n += 2) {
-    const int two = n + 1 < n_px;
-    int8_t *o0 = out + (int64_t)n * out_c, *o1 = o0 + out_c;
-    im2col_s16(p, in, oy, ox, buf, k4);
-    if (++ox == p->out_w) {
-      ox = 0;
-      ++oy;
-    }
-    if (two) {
-      im2col_s16(p, in, oy, ox, buf + 4, k4);
-      if (++ox == p->out_w) {
-        ox = 0;
-        ++oy;
+  for (int32_t n = 0; n < n_px; n += NPX) {
+    const int32_t cnt = n_px - n < NPX ? n_px - n : NPX;
+    for (int32_t q = 0; q < NPX; ++q) {
+      if (q < cnt) {
+        im2col_s16(p, in, oy, ox, buf + 4 * q, k4);
+        if (++ox == p->out_w) {
+          ox = 0;
+          ++oy;
+        }
+      } else {
+        zero_run(buf + 4 * q, 0, k4);
       }
-    } else {
-      zero_run(buf + 4, 0, k4);
     }
-    int32_t oc = 0;
-    for (; oc + 1 < out_c; oc += 2) {
-      const int8_t *w0 = p->weights + (int64_t)oc * K, *w1 = w0 + K;
+    int8_t *o = out + (int64_t)n * out_c;
+    const int8_t *w = p->weights;
+    for (int32_t oc = 0; oc < out_c; ++oc) {
       const int32_t *b = (const int32_t *)(const void *)buf;
-      int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
-      for (int32_t g = groups; g > 0; --g) {
-        const pair_t x0a = LOADX(b, 0), x0b = LOADX(b, 1), x1a = LOADX(b, 2), x1b = LOADX(b, 3);
-        b += 4;
-        const uint32_t wa = rd32(w0);
-        w0 += 4;
-        const pair_t wa0 = SX_LO(wa), wa1 = SX_HI(wa);
-        MLA2(a00, x0a, wa0);
-        MLA2(a00, x0b, wa1);
-        MLA2(a01, x1a, wa0);
-        MLA2(a01, x1b, wa1);
-        const uint32_t wb = rd32(w1);
-        w1 += 4;
-        const pair_t wb0 = SX_LO(wb), wb1 = SX_HI(wb);
-        MLA2(a10, x0a, wb0);
-        MLA2(a10, x0b, wb1);
-        MLA2(a11, x1a, wb0);
-        MLA2(a11, x1b, wb1);
+      int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+      int32_t g = groups;
+      for (; g >= 2; g -= 2) { /* 8 K values per trip */
+        const uint32_t wv = rd32(w), wv2 = rd32(w + 4);
+        w += 8;
+        STEP4(b, wv);
+        STEP4(b + 8, wv2);
+        b += 16;
+      }
+      if (g) {
+        const uint32_t wv = rd32(w);
+        w += 4;
+        STEP4(b, wv);
+        b += 8;
       }
       if (rem) {
-        const pair_t x0a = LOADX(b, 0), x0b = LOADX(b, 1), x1a = LOADX(b, 2), x1b = LOADX(b, 3);
-        const uint32_t wa = rd_tail(w0, rem), wb = rd_tail(w1, rem);
-        const pair_t wa0 = SX_LO(wa), wa1 = SX_HI(wa), wb0 = SX_LO(wb), wb1 = SX_HI(wb);
-        MLA2(a00, x0a, wa0);
-        MLA2(a00, x0b, wa1);
-        MLA2(a01, x1a, wa0);
-        MLA2(a01, x1b, wa1);
-        MLA2(a10, x0a, wb0);
-        MLA2(a10, x0b, wb1);
-        MLA2(a11, x1a, wb0);
-        MLA2(a11, x1b, wb1);
+        const uint32_t wv = rd_tail(w, rem);
+        w += rem;
+        STEP4(b, wv);
       }
-      const int32_t bias0 = p->bias != 0 ? p->bias[oc] : 0, bias1 = p->bias != 0 ? p->bias[oc + 1] : 0;
-      o0[oc] = requant(p, a00 + bias0, oc);
-      o0[oc + 1] = requant(p, a10 + bias1, oc + 1);
-      if (two) {
-        o1[oc] = requant(p, a01 + bias0, oc);
-        o1[oc + 1] = requant(p, a11 + bias1, oc + 1);
+      const int32_t bias = p->bias != 0 ? p->bias[oc] : 0;
+      const rq_t r = rq_load(p, oc);
+      if (cnt == NPX && r.mult != INT32_MIN) {
+        o[oc] = rq_apply(&r, a0 + bias);
+        o[out_c + oc] = rq_apply(&r, a1 + bias);
+        o[2 * out_c + oc] = rq_apply(&r, a2 + bias);
+        o[3 * out_c + oc] = rq_apply(&r, a3 + bias);
+        continue;
       }
-    }
-    if (oc < out_c) {
-      const int8_t *w0 = p->weights + (int64_t)oc * K;
-      const int32_t *b = (const int32_t *)(const void *)buf;
-      int32_t a00 = 0, a01 = 0;
-      for (int32_t g = groups; g > 0; --g) {
-        const pair_t x0a = LOADX(b, 0), x0b = LOADX(b, 1), x1a = LOADX(b, 2), x1b = LOADX(b, 3);
-        b += 4;
-        const uint32_t wa = rd32(w0);
-        w0 += 4;
-        const pair_t wa0 = SX_LO(wa), wa1 = SX_HI(wa);
-        MLA2(a00, x0a, wa0);
-        MLA2(a00, x0b, wa1);
-        MLA2(a01, x1a, wa0);
-        MLA2(a01, x1b, wa1);
+      o[oc] = requant(p, &r, a0 + bias, oc);
+      if (cnt > 1) {
+        o[out_c + oc] = requant(p, &r, a1 + bias, oc);
       }
-      if (rem) {
-        const pair_t x0a = LOADX(b, 0), x0b = LOADX(b, 1), x1a = LOADX(b, 2), x1b = LOADX(b, 3);
-        const uint32_t wa = rd_tail(w0, rem);
-        const pair_t wa0 = SX_LO(wa), wa1 = SX_HI(wa);
-        MLA2(a00, x0a, wa0);
-        MLA2(a00, x0b, wa1);
-        MLA2(a01, x1a, wa0);
-        MLA2(a01, x1b, wa1);
+      if (cnt > 2) {
+        o[2 * out_c + oc] = requant(p, &r, a2 + bias, oc);
       }
-      const int32_t bias0 = p->bias != 0 ? p->bias[oc] : 0;
-      o0[oc] = requant(p, a00 + bias0, oc);
-      if (two) {
-        o1[oc] = requant(p, a01 + bias0, oc);
+      if (cnt > 3) {
+        o[3 * out_c + oc] = requant(p, &r, a3 + bias, oc);
       }
     }
   }
@@ -391,7 +427,7 @@ static void conv_blocked(const tc_conv_params_t *p, const int8_t *in, int8_t *ou
 
 int tc_conv2d_s8_fast(const tc_conv_params_t *p, const int8_t *in, int8_t *out) {
   const int32_t K = p->k_h * p->k_w * p->in_c;
-  if (p->scratch == 0 || p->scratch_bytes < 4 * ((K + 3) & ~3)) {
+  if (p->scratch == 0 || p->scratch_bytes < NPX * 2 * ((K + 3) & ~3)) {
     return 0;
   }
   conv_blocked(p, in, out);

@@ -34,9 +34,10 @@ typedef struct {
   int32_t scratch_bytes;    /* size of scratch */
 } tc_conv_params_t;
 
-/* Scratch needed by the fast paths for a reduction depth k = k_h * k_w * in_c (2 output pixels:
- * int16 x round_up(k, 4) on DSP, int8 x round_up(k, 16) on MVE). Codegen sizes one static buffer. */
-#define TC_CONV_SCRATCH_BYTES(k) (4 * (((k) + 15) / 16 * 16))
+/* Scratch needed by the fast paths for a reduction depth k = k_h * k_w * in_c (DSP: 4 output pixels x
+ * int16 x round_up(k, 4); MVE: 2 pixels x int8 x round_up(k, 16), never more). Codegen sizes one static
+ * buffer (the max over all convs of all models). */
+#define TC_CONV_SCRATCH_BYTES(k) (8 * (((k) + 3) / 4 * 4))
 
 void tc_conv2d_s8(const tc_conv_params_t *p, const int8_t *in, int8_t *out);
 /* The target's fast path (MVE, DSP, or the host's TC_CONV_GENERIC_BLOCKED build): returns 1 if it ran,
