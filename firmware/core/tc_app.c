@@ -3,9 +3,11 @@
 #include <string.h>
 
 #include "tc_backend.h"
+#include "tc_codec.h"
 #include "tc_config.h"
 #include "tc_port.h"
 #include "tc_proto.h"
+#include "tc_rans.h"
 #include "tc_runner.h"
 
 #define TC_RX_CAP (TC_HDR_BYTES + TC_MAX_BODY + TC_CRC_BYTES)
@@ -75,7 +77,7 @@ static void send_info(uint16_t req_id) {
   int n_models = tc_backend.n_models > 255 ? 255 : tc_backend.n_models;
   w_u8(&w, TC_PROTO_VERSION);
   w_u8(&w, (uint8_t)n_models);
-  w_u16(&w, 0);
+  w_u16(&w, tc_codec_available() ? TC_CAP_CODEC : 0u); /* capabilities (was reserved = 0) */
   w_u32(&w, tc_port_tick_hz());
   w_u32(&w, tc_backend.ram_bytes);
   w_u32(&w, TC_MAX_BODY);
@@ -93,6 +95,10 @@ static void send_info(uint16_t req_id) {
     w_u16(&w, m->out_w);
     w_u16(&w, m->out_c);
   }
+  /* appended after the models: older hosts stop reading before it */
+  const int nq = tc_codec_n_qualities() > 255 ? 255 : tc_codec_n_qualities();
+  w_u8(&w, (uint8_t)nq);
+  for (int i = 0; i < nq; i++) w_u8(&w, (uint8_t)tc_codec_quality(i));
   if (w.n > w.cap) {
     tc_app_send_error(req_id, TC_E_RUN_FAILED, "INFO does not fit max_body");
     return;
@@ -150,11 +156,103 @@ static void h_run(const tc_frame_t *f) {
   tc_app_send(TC_T_RUN_RESULT, f->req_id, parts, 2);
 }
 
-/* Add new request types (ENCODE, DECODE, ...) here. */
+/* --- ENCODE / DECODE (the codec on the device, tc_codec.c) ----------------------------------- */
+static void send_codec_error(uint16_t req_id, uint8_t code, const char *what, const char *why) {
+  static char msg[128];
+  size_t n = 0;
+  for (const char *p = what; *p && n < sizeof msg - 1; p++) msg[n++] = *p;
+  for (const char *p = ": "; *p && n < sizeof msg - 1; p++) msg[n++] = *p;
+  for (const char *p = why; *p && n < sizeof msg - 1; p++) msg[n++] = *p;
+  msg[n] = '\0';
+  tc_app_send_error(req_id, code, msg);
+}
+
+/* Common checks; on success *cq is the quality's models/tables. */
+static int codec_request(const tc_frame_t *f, const char *what, tc_codec_q_t *cq) {
+  const char *why = "";
+  if (!tc_codec_available()) {
+    send_codec_error(f->req_id, TC_E_UNKNOWN_TYPE, what, "this firmware has no codec (no entropy tables)");
+    return -1;
+  }
+  if (f->body_len < TC_CODEC_HDR_BYTES) {
+    send_codec_error(f->req_id, TC_E_BAD_LENGTH, what, "body shorter than 4 bytes");
+    return -1;
+  }
+  if (tc_codec_lookup(f->body[0], cq, &why) != 0) {
+    send_codec_error(f->req_id, TC_E_BAD_QUALITY, what, why);
+    return -1;
+  }
+  if (s_backend_rc != 0) {
+    send_codec_error(f->req_id, TC_E_RUN_FAILED, what, "backend init failed");
+    return -1;
+  }
+  return 0;
+}
+
+static void send_codec_result(uint16_t req_id, uint8_t type, uint64_t t0, uint64_t t1, const void *data,
+                              uint32_t len) {
+  uint8_t tb[TC_CODEC_TICKS_BYTES];
+  tc_wr_u64(tb, t0);
+  tc_wr_u64(tb + 8, t1);
+  tc_span_t parts[2] = {{tb, sizeof tb}, {data, len}};
+  tc_app_send(type, req_id, parts, 2);
+}
+
+static void h_encode(const tc_frame_t *f) {
+  tc_codec_q_t cq;
+  if (codec_request(f, "ENCODE", &cq) != 0) return;
+  if (f->body_len != TC_CODEC_HDR_BYTES + cq.tile_bytes) {
+    send_codec_error(f->req_id, TC_E_BAD_LENGTH, "ENCODE", "body != 4 + tile*tile*3 bytes");
+    return;
+  }
+  /* The tile is converted in place in the receive buffer (ours; the frame is not used afterwards). */
+  uint8_t *tile = s_rx_buf + (f->body - s_rx_buf) + TC_CODEC_HDR_BYTES;
+  /* s_out_buf: latent at the front, the rANS payload written backwards into the rest */
+  const uint32_t lat_cap = (cq.latent_bytes + 15u) & ~15u;
+  if (lat_cap >= sizeof s_out_buf) {
+    send_codec_error(f->req_id, TC_E_RUN_FAILED, "ENCODE", "latent larger than max_body");
+    return;
+  }
+  uint8_t *work = (uint8_t *)s_out_buf + lat_cap;
+  uint32_t work_cap = (uint32_t)sizeof s_out_buf - lat_cap;
+  if (work_cap > TC_MAX_BODY - TC_CODEC_TICKS_BYTES) work_cap = TC_MAX_BODY - TC_CODEC_TICKS_BYTES;
+  const uint8_t *payload = NULL;
+  uint32_t len = 0;
+  uint64_t t_model = 0, t_ec = 0;
+  int rc = tc_codec_encode(&cq, tile, s_out_buf, work, work_cap, &payload, &len, &t_model, &t_ec);
+  if (rc == TC_CODEC_ERR_BACKEND) {
+    send_codec_error(f->req_id, TC_E_RUN_FAILED, "ENCODE", "backend run returned an error");
+  } else if (rc != 0) {
+    send_codec_error(f->req_id, TC_E_RUN_FAILED, "ENCODE", tc_rans_strerror(rc));
+  } else {
+    send_codec_result(f->req_id, TC_T_ENCODE_RESULT, t_model, t_ec, payload, len);
+  }
+}
+
+static void h_decode(const tc_frame_t *f) {
+  tc_codec_q_t cq;
+  if (codec_request(f, "DECODE", &cq) != 0) return;
+  /* s_out_buf: the reconstruction at the front, the decoded latent after it */
+  const uint32_t out_cap = (cq.tile_bytes + 15u) & ~15u;
+  if (cq.tile_bytes > TC_MAX_BODY - TC_CODEC_TICKS_BYTES || out_cap + cq.latent_bytes > sizeof s_out_buf) {
+    send_codec_error(f->req_id, TC_E_RUN_FAILED, "DECODE", "tile + latent larger than max_body");
+    return;
+  }
+  uint64_t t_ed = 0, t_model = 0;
+  int rc = tc_codec_decode(&cq, f->body + TC_CODEC_HDR_BYTES, f->body_len - TC_CODEC_HDR_BYTES,
+                           s_out_buf + out_cap, (uint8_t *)s_out_buf, &t_ed, &t_model);
+  if (rc == TC_CODEC_ERR_BACKEND) {
+    send_codec_error(f->req_id, TC_E_RUN_FAILED, "DECODE", "backend run returned an error");
+  } else if (rc != 0) {
+    send_codec_error(f->req_id, TC_E_BAD_PAYLOAD, "DECODE: bad payload", tc_rans_strerror(rc));
+  } else {
+    send_codec_result(f->req_id, TC_T_DECODE_RESULT, t_ed, t_model, s_out_buf, cq.tile_bytes);
+  }
+}
+
+/* Add new request types here. */
 static const tc_handler_t k_handlers[] = {
-    {TC_T_HELLO, h_hello},
-    {TC_T_ECHO, h_echo},
-    {TC_T_RUN, h_run},
+    {TC_T_HELLO, h_hello}, {TC_T_ECHO, h_echo}, {TC_T_RUN, h_run}, {TC_T_ENCODE, h_encode}, {TC_T_DECODE, h_decode},
 };
 
 void tc_app_init(int backend_init_rc) {

@@ -15,9 +15,15 @@ __all__ = [
     "ModelInfo",
     "Info",
     "RunResult",
+    "EncodeResult",
+    "DecodeResult",
+    "CAP_CODEC",
     "DeviceErrorInfo",
     "ProtocolError",
     "pack_run",
+    "pack_codec",
+    "parse_encode_result",
+    "parse_decode_result",
     "parse_info",
     "parse_run_result",
     "parse_error",
@@ -29,9 +35,13 @@ class MsgType(enum.IntEnum):
     HELLO = 0x01
     ECHO = 0x02
     RUN = 0x03
+    ENCODE = 0x04
+    DECODE = 0x05
     INFO = 0x81
     ECHO_REPLY = 0x82
     RUN_RESULT = 0x83
+    ENCODE_RESULT = 0x84
+    DECODE_RESULT = 0x85
     ERROR = 0xEE
 
 
@@ -44,6 +54,12 @@ class ErrorCode(enum.IntEnum):
     RUN_FAILED = 6
     BAD_VERSION = 7
     BAD_FRAMING = 8
+    BAD_QUALITY = 9
+    BAD_PAYLOAD = 10
+
+
+# INFO capability bits (the u16 after n_models, reserved = 0 in older firmware)
+CAP_CODEC = 0x0001  # ENCODE / DECODE; INFO then lists the qualities after the models
 
 
 class ProtocolError(Exception):
@@ -78,6 +94,28 @@ class Info:
     board: str
     backend: str
     models: tuple[ModelInfo, ...]
+    capabilities: int = 0  # CAP_* bits; 0 for firmware without the codec commands
+    qualities: tuple[int, ...] = ()  # qualities ENCODE/DECODE accept (from the device's entropy tables)
+
+    @property
+    def has_codec(self) -> bool:
+        return bool(self.capabilities & CAP_CODEC)
+
+
+@dataclass(frozen=True)
+class EncodeResult:
+    ticks_enc: int  # encoder inference (backend run only)
+    ticks_ec: int  # rANS entropy coding of the latent
+    payload: bytes  # the tile's rANS payload, == HostCodec.encode_tile
+    tick_hz: int = 0
+
+
+@dataclass(frozen=True)
+class DecodeResult:
+    ticks_ed: int  # rANS entropy decoding of the payload
+    ticks_dec: int  # decoder inference (backend run only)
+    tile: bytes  # RGB888 tile (tile * tile * 3 bytes, uint8)
+    tick_hz: int = 0
 
 
 @dataclass(frozen=True)
@@ -133,7 +171,11 @@ def parse_info(body: bytes) -> Info:
         name = r.string()
         ih, iw, ic, oh, ow, oc = _SHAPES.unpack(r.take(_SHAPES.size))
         models.append(ModelInfo(name, (ih, iw, ic), (oh, ow, oc)))
-    return Info(ver, tick_hz, ram, max_body, bytes(mhash), fw, board, backend, tuple(models))
+    qualities: tuple[int, ...] = ()
+    if r.pos < len(body):  # appended by firmware with the codec commands: u8 n_qualities, u8 quality[n]
+        (nq,) = r.take(1)
+        qualities = tuple(r.take(nq))
+    return Info(ver, tick_hz, ram, max_body, bytes(mhash), fw, board, backend, tuple(models), _res, qualities)
 
 
 def pack_info(info: Info) -> bytes:
@@ -144,11 +186,19 @@ def pack_info(info: Info) -> bytes:
         return bytes([len(b)]) + b
 
     out = _INFO_FIXED.pack(
-        info.proto_version, len(info.models), 0, info.tick_hz, info.ram_bytes, info.max_body, info.model_hash
+        info.proto_version,
+        len(info.models),
+        info.capabilities,
+        info.tick_hz,
+        info.ram_bytes,
+        info.max_body,
+        info.model_hash,
     )
     out += s(info.fw_version) + s(info.board) + s(info.backend)
     for m in info.models:
         out += s(m.name) + _SHAPES.pack(*m.in_shape, *m.out_shape)
+    if info.capabilities or info.qualities:
+        out += bytes([len(info.qualities), *info.qualities])
     return out
 
 
@@ -163,6 +213,28 @@ def parse_run_result(body: bytes, tick_hz: int = 0) -> RunResult:
         raise ProtocolError(f"RUN_RESULT body of {len(body)} bytes, need >= 8")
     (ticks,) = struct.unpack_from("<Q", body)
     return RunResult(ticks, bytes(body[8:]), tick_hz)
+
+
+def pack_codec(quality: int, data: bytes) -> bytes:
+    """ENCODE body (data = RGB888 tile) or DECODE body (data = rANS payload)."""
+    if not 0 <= quality <= 255:
+        raise ValueError("quality must fit in a u8")
+    return bytes([quality, 0, 0, 0]) + bytes(data)
+
+
+def _two_ticks(body: bytes, what: str) -> tuple[int, int, bytes]:
+    if len(body) < 16:
+        raise ProtocolError(f"{what} body of {len(body)} bytes, need >= 16")
+    t0, t1 = struct.unpack_from("<QQ", body)
+    return t0, t1, bytes(body[16:])
+
+
+def parse_encode_result(body: bytes, tick_hz: int = 0) -> EncodeResult:
+    return EncodeResult(*_two_ticks(body, "ENCODE_RESULT"), tick_hz)
+
+
+def parse_decode_result(body: bytes, tick_hz: int = 0) -> DecodeResult:
+    return DecodeResult(*_two_ticks(body, "DECODE_RESULT"), tick_hz)
 
 
 def pack_error_body(code: int, message: str) -> bytes:

@@ -3,6 +3,8 @@
 dev = Device("socket://127.0.0.1:4444")
 info = dev.wait_ready()           # boot INFO (or HELLO if the boot frame was missed)
 res = dev.run(0, tile_bytes)      # RunResult(ticks, output)
+enc = dev.encode(2, tile_rgb)     # EncodeResult(ticks_enc, ticks_ec, payload)   if info.has_codec
+dec = dev.decode(2, enc.payload)  # DecodeResult(ticks_ed, ticks_dec, tile)
 """
 
 from __future__ import annotations
@@ -15,12 +17,17 @@ import serial
 
 from .framing import FrameDecoder, FramingError, Packet, pack_frame
 from .protocol import (
+    DecodeResult,
+    EncodeResult,
     ErrorCode,
     Info,
     MsgType,
     ProtocolError,
     RunResult,
+    pack_codec,
     pack_run,
+    parse_decode_result,
+    parse_encode_result,
     parse_error,
     parse_info,
     parse_run_result,
@@ -205,3 +212,13 @@ class Device:
     def run(self, model_idx: int, data: bytes, timeout: float | None = None) -> RunResult:
         pkt = self.request(MsgType.RUN, pack_run(model_idx, data), MsgType.RUN_RESULT, timeout)
         return parse_run_result(pkt.body, self.info.tick_hz if self.info else 0)
+
+    def encode(self, quality: int, tile_rgb: bytes, timeout: float | None = None) -> EncodeResult:
+        """ENCODE one RGB888 tile (uint8, tile*tile*3 bytes) on the device -> its rANS payload."""
+        pkt = self.request(MsgType.ENCODE, pack_codec(quality, tile_rgb), MsgType.ENCODE_RESULT, timeout)
+        return parse_encode_result(pkt.body, self.info.tick_hz if self.info else 0)
+
+    def decode(self, quality: int, payload: bytes, timeout: float | None = None) -> DecodeResult:
+        """DECODE one tile's rANS payload on the device -> RGB888 tile bytes."""
+        pkt = self.request(MsgType.DECODE, pack_codec(quality, payload), MsgType.DECODE_RESULT, timeout)
+        return parse_decode_result(pkt.body, self.info.tick_hz if self.info else 0)
