@@ -15,7 +15,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--manifest", help="model bundle manifest.json (or its folder)")
     src.add_argument("--tflite", nargs="+", help="bare .tflite files instead of a manifest")
-    parser.add_argument("--out", default="firmware/generated", help="output folder (default: %(default)s)")
+    parser.add_argument(
+        "--backend",
+        choices=("gen", "tflm"),
+        default="gen",
+        help="gen: C for our int8 kernels (+ entropy tables); tflm: the .tflite files as C arrays + an op "
+        "resolver with exactly the models' ops, for the TFLM interpreter (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out", default=None, help="output folder (default: firmware/generated, or firmware/generated_tflm for tflm)"
+    )
+    parser.add_argument(
+        "--tflm-arena-bytes",
+        type=int,
+        default=None,
+        help="tflm only: host-measured TFLM arena to size from (default: max tflm_arena_bytes of the manifest)",
+    )
     parser.add_argument(
         "--no-fuse",
         action="store_true",
@@ -24,6 +39,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    src = args.manifest if args.manifest else args.tflite
+    if getattr(args, "backend", "gen") == "tflm":
+        from .tflm_emit import generate_tflm
+
+        try:
+            print(generate_tflm(src, args.out or "firmware/generated_tflm", args.tflm_arena_bytes).summary())
+        except CodegenError as e:
+            print(f"codegen: error: {e}", file=sys.stderr)
+            return 2
+        return 0
+    if args.out is None:
+        args.out = "firmware/generated"
     try:
         report = generate(args.manifest if args.manifest else args.tflite, args.out, fuse=not args.no_fuse)
     except CodegenError as e:
