@@ -1,0 +1,75 @@
+"""The ARM fast paths of the gen kernels (M4 DSP / M55 MVE) on the emulated boards, byte for byte vs TFLM.
+
+The host can only run the portable path (and the plain-C twin of the DSP blocking), so single-op models
+with awkward shapes (channel counts not multiple of 4/16, odd widths and pixel counts, strides,
+dilation, padding edges, fused upsampling, no bias, reduction depths with K % 4 and K % 16 tails) are
+generated into build/kerneltest/gen/, built into the qemu_m4_kerneltest / qemu_m55_kerneltest firmware
+and RUN over the serial protocol.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fw_helpers import booted_device, firmware_elf
+from gen_helpers import L, Spec, model_file, random_input, run_tflm
+from tinycodec.codegen import generate
+
+pytestmark = pytest.mark.qemu
+
+ROOT = Path(__file__).resolve().parents[1]
+GEN_DIR = ROOT / "build" / "kerneltest" / "gen"
+
+SPECS: tuple[Spec, ...] = (
+    # also in test_kernels.py (cached conversions)
+    Spec("conv_k3_s2_same_odd", (9, 9, 4), (L("conv", filters=5, kernel=3, strides=2),)),
+    Spec(
+        "conv_k5_s2_valid_relu",
+        (16, 16, 3),
+        (L("conv", filters=6, kernel=5, strides=2, padding="valid", activation="relu"),),
+    ),
+    Spec("conv_k1", (6, 6, 16), (L("conv", filters=4, kernel=1),)),
+    Spec("conv_k3_dil2", (10, 10, 4), (L("conv", filters=4, kernel=3, dilation=2),)),
+    Spec("conv_k2_valid_nobias", (7, 5, 3), (L("conv", filters=3, kernel=2, padding="valid", use_bias=False),)),
+    Spec("conv_k3x1_s1x2", (8, 9, 3), (L("conv", filters=4, kernel=(3, 1), strides=(1, 2)),)),
+    Spec(
+        "conv_up_conv",
+        (8, 8, 3),
+        (L("conv", filters=8, kernel=3, activation="relu"), L("up", size=2), L("conv", filters=4, kernel=3)),
+    ),
+    # awkward shapes for the blocked paths
+    Spec("kq_c5_o7_odd", (7, 11, 5), (L("conv", filters=7, kernel=3, padding="valid"),)),
+    Spec("kq_c20_o17_s2", (11, 9, 20), (L("conv", filters=17, kernel=5, strides=2, activation="relu"),)),
+    Spec("kq_c8_o3_up", (5, 3, 8), (L("up", size=2), L("conv", filters=3, kernel=3, activation="relu"))),
+    Spec("kq_c33_o9_k1x3", (3, 13, 33), (L("conv", filters=9, kernel=(1, 3), strides=(1, 2)),)),
+    Spec("kq_c16_o1_k5", (9, 7, 16), (L("conv", filters=1, kernel=5, use_bias=False),)),
+)
+BOARDS = [("qemu_m4_kerneltest", "qemu_m4"), ("qemu_m55_kerneltest", "qemu_m55")]
+
+
+@pytest.fixture(scope="module")
+def models() -> dict[str, bytes]:
+    files = [model_file(s) for s in SPECS]
+    generate(files, GEN_DIR)
+    return {s.name: f.read_bytes() for s, f in zip(SPECS, files)}
+
+
+@pytest.mark.parametrize("env,board", BOARDS, ids=[b[0] for b in BOARDS])
+def test_fast_kernels_bit_exact_on_board(models: dict[str, bytes], env: str, board: str) -> None:
+    elf = firmware_elf(env)
+    with booted_device(elf, board=board, timeout=30.0) as (_, dev):
+        info = dev.hello()
+        names = [m.name for m in info.models]
+        assert len(names) == len(SPECS)
+        for idx, spec in enumerate(SPECS):
+            model = models[spec.name]
+            shape = (1, *spec.input_shape)
+            inputs = [random_input(shape, seed) for seed in range(2)]
+            inputs += [np.full(shape, v, dtype=np.int8) for v in (-128, 127)]
+            for x in inputs:
+                ref = run_tflm(model, x)
+                got = np.frombuffer(dev.run(idx, x.tobytes()).output, dtype=np.int8)
+                np.testing.assert_array_equal(got.reshape(ref.shape), ref, err_msg=f"{env}: {spec.name}")
