@@ -5,6 +5,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
   const char *name;                   /* "enc_q1", ... */
   uint32_t input_bytes, output_bytes; /* int8 elements */
@@ -22,5 +26,9 @@ typedef struct {
 } tc_backend_t;
 
 extern const tc_backend_t tc_backend;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* TC_BACKEND_H */
