@@ -12,7 +12,13 @@ PORT ?=
 PYTEST_ARGS ?=
 
 ENV_qemu := qemu_m4
-PIO_ENV := $(ENV_$(BOARD))
+ENV_qemu-m55 := qemu_m55
+# real boards (docs/boards.md): need internet on the first build; upload over USB
+ENV_esp32s3 := esp32s3
+ENV_esp32s3-gen := esp32s3_gen
+ENV_nucleo-h743zi := nucleo_h743zi
+ENV_nucleo-h743zi-gen := nucleo_h743zi_gen
+PIO_ENV := $(or $(ENV_$(BOARD)),$(error unknown BOARD=$(BOARD); known: qemu qemu-m55 esp32s3 esp32s3-gen nucleo-h743zi nucleo-h743zi-gen))
 ELF = .pio/build/$(PIO_ENV)/firmware.elf
 export PLATFORMIO_CORE_DIR := $(CURDIR)/.pio/core
 export TF_USE_LEGACY_KERAS := 1
@@ -34,11 +40,12 @@ demo: setup firmware ## the main job: build the firmware, boot the emulated boar
 
 codegen: ## generate the firmware's model C from $(MODEL) into firmware/generated/
 	$(TC) codegen --manifest $(MODEL) --out firmware/generated
+	$(TC) codegen --backend tflm --manifest $(MODEL) --out firmware/generated_tflm
 
 firmware: codegen ## build the firmware for $(BOARD) with PlatformIO (offline)
 	$(PIO) run -s -e $(PIO_ENV)
 
-flash: firmware ## deploy to $(BOARD); for qemu: boot the emulated board and print its serial URL
+flash: firmware ## deploy to $(BOARD) (qemu: boot it, print its serial URL; real boards: USB upload, docs/boards.md)
 	$(PIO) run -e $(PIO_ENV) -t upload
 
 bench: ## run the host benchmark against PORT (e.g. PORT=socket://127.0.0.1:4321 after make flash)
@@ -66,4 +73,4 @@ format: ## ruff format + clang-format in place
 	@command -v clang-format >/dev/null && find firmware -name '*.[ch]' -not -path '*/generated/*' | xargs clang-format -i || true
 
 clean: ## remove build outputs (keeps the venv and trained runs)
-	rm -rf .pio/build build firmware/generated
+	rm -rf .pio/build build firmware/generated firmware/generated_tflm
