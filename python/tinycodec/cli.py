@@ -224,6 +224,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             args.images,
             args.tiles,
             progress=lambda xs: tqdm(xs, desc="bench", unit="tile", file=sys.stderr),
+            mode=args.mode,
         )
     print(format_summary(summary))
     print(f"wrote {write_results(summary, args.out)}")
@@ -245,6 +246,13 @@ def _add_bench(sub) -> None:
     p.add_argument("--images", type=Path, default=DEFAULT_DATA / "kodak", help="image folder (default: Kodak)")
     p.add_argument("--tiles", type=int, default=8, help="number of tiles to run (default: %(default)s)")
     p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout in seconds")
+    p.add_argument(
+        "--mode",
+        choices=("auto", "codec", "run"),
+        default="auto",
+        help="codec: ENCODE/DECODE on the device; run: RUN the models, rANS on the host; "
+        "auto: codec if the device supports it (default)",
+    )
     p.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "bench", help="folder for results.json")
     p.set_defaults(func=_cmd_bench)
 

@@ -1,8 +1,12 @@
 """`tinycodec bench`: stream Kodak tiles through the device, compare every output with the host oracle.
 
-For each tile: RUN encoder on the device -> int8 latent (compared with TFLM on the host), RUN decoder on
-the device with the device's latent -> reconstruction (compared with TFLM on the host), bytes of the
-latent entropy-coded with the shipped tables, PSNR/SSIM of the reconstruction vs the tile.
+Two paths, chosen by what the device reports in INFO (docs/bench.md):
+- "codec" (device has CAP_CODEC): ENCODE each RGB tile on the device -> rANS payload, compared byte for byte
+  with HostCodec.encode_tile; then DECODE the DEVICE's payload on the device -> RGB tile, compared with
+  HostCodec.decode_tile of the same payload. bpp = the device's payload bytes. Four stages timed on the device:
+  encoder inference, entropy coding, entropy decoding, decoder inference.
+- "run" (older firmware): RUN encoder -> int8 latent (compared with TFLM on the host), RUN decoder on the
+  device's latent -> reconstruction (compared with TFLM on the host); bpp from the host's rANS of the latent.
 Device time comes from the device timer only (ticks + tick rate it reports).
 """
 
@@ -23,7 +27,7 @@ from ..data import verify_folder
 from ..imageio import read_rgb
 from .transport import Device
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: codec mode, per-stage ticks, encode/decode mismatches (docs/bench.md)
 
 
 class BenchError(Exception):
@@ -34,13 +38,20 @@ class BenchError(Exception):
 class TileResult:
     image: str
     index: int
-    enc_ticks: int
-    dec_ticks: int
-    latent_match: bool
-    recon_match: bool
-    payload_bytes: int
+    enc_ticks: int  # encoder inference
+    dec_ticks: int  # decoder inference
+    latent_match: bool | None  # run mode: device latent == host TFLM latent (None in codec mode)
+    recon_match: bool  # device reconstruction == host reconstruction (of the device's latent / payload)
+    payload_bytes: int  # codec mode: the device's payload; run mode: host rANS of the device latent
     psnr: float
     ssim: float
+    ec_ticks: int | None = None  # codec mode: entropy coding of the latent on the device
+    ed_ticks: int | None = None  # codec mode: entropy decoding of the payload on the device
+    payload_match: bool | None = None  # codec mode: device payload == HostCodec.encode_tile
+
+    @property
+    def encode_ok(self) -> bool:
+        return bool(self.payload_match if self.payload_match is not None else self.latent_match)
 
 
 def check_device(info, bundle: Bundle) -> dict[str, int]:
@@ -68,11 +79,28 @@ def pick_tiles(images: Path, tile: int, n: int) -> list[tuple[str, int, np.ndarr
     return out
 
 
-def run_bench(dev: Device, bundle: Bundle, quality: int, images: Path, n_tiles: int, progress=None) -> dict:
+def run_bench(
+    dev: Device,
+    bundle: Bundle,
+    quality: int,
+    images: Path,
+    n_tiles: int,
+    progress=None,
+    mode: str = "auto",
+) -> dict:
+    """Bench n_tiles tiles at `quality`. mode: "auto" (codec if the device supports it, else run),
+    "codec" (fail if unsupported) or "run" (model-only path, works with every firmware)."""
     info = dev.hello()
     index = check_device(info, bundle)
+    if mode not in ("auto", "codec", "run"):
+        raise BenchError(f"mode must be auto, codec or run, not {mode!r}")
+    use_codec = info.has_codec if mode == "auto" else mode == "codec"
+    if use_codec and not info.has_codec:
+        raise BenchError("the device does not support ENCODE/DECODE (firmware without the codec)")
+    if use_codec and quality not in info.qualities:
+        raise BenchError(f"device has no tables for quality {quality} (it has {list(info.qualities)})")
     enc_i, dec_i = index.get(f"enc_q{quality}"), index.get(f"dec_q{quality}")
-    if enc_i is None or dec_i is None:
+    if not use_codec and (enc_i is None or dec_i is None):
         raise BenchError(f"device has no models for quality {quality} ({', '.join(index)})")
     codec = HostCodec(bundle)
     results: list[TileResult] = []
@@ -80,42 +108,77 @@ def run_bench(dev: Device, bundle: Bundle, quality: int, images: Path, n_tiles: 
     tiles = pick_tiles(images, bundle.tile, n_tiles)
     it = progress(tiles) if progress else tiles
     for name, idx, tile in it:
-        q_in = (tile.astype(np.int16) - 128).astype(np.int8)
-        enc = dev.run(enc_i, q_in.tobytes())
-        latent = np.frombuffer(enc.output, np.int8).reshape(codec.latent_shape(quality))
-        host_latent = codec.analyse(tile, quality)
-        dec = dev.run(dec_i, latent.tobytes())
-        recon = (np.frombuffer(dec.output, np.int8).astype(np.int16) + 128).astype(np.uint8).reshape(tile.shape)
-        host_recon = codec.synthesise(latent, quality)
-        payload = codec.encode_tile(tile, quality) if np.array_equal(latent, host_latent) else b""
-        results.append(
-            TileResult(
-                name,
-                idx,
-                enc.ticks,
-                dec.ticks,
-                bool(np.array_equal(latent, host_latent)),
-                bool(np.array_equal(recon, host_recon)),
-                len(payload),
-                metrics.psnr(tile, recon),
-                metrics.ssim(tile, recon),
-            )
-        )
+        if use_codec:
+            results.append(_codec_tile(dev, codec, quality, name, idx, tile))
+        else:
+            results.append(_run_tile(dev, codec, quality, enc_i, dec_i, name, idx, tile))
     wall = time.perf_counter() - t_start
-    return summarize(info, bundle, quality, results, wall)
+    return summarize(info, bundle, quality, results, wall, "codec" if use_codec else "run")
 
 
-def summarize(info, bundle: Bundle, quality: int, results: list[TileResult], wall: float) -> dict:
+def _codec_tile(dev: Device, codec: HostCodec, quality: int, name: str, idx: int, tile: np.ndarray) -> TileResult:
+    tile = np.ascontiguousarray(tile, np.uint8)
+    enc = dev.encode(quality, tile.tobytes())
+    host_payload = codec.encode_tile(tile, quality)
+    dec = dev.decode(quality, enc.payload)  # the DEVICE's payload, whatever the host made
+    recon = np.frombuffer(dec.tile, np.uint8).reshape(tile.shape)
+    host_recon = codec.decode_tile(enc.payload, quality)
+    return TileResult(
+        name,
+        idx,
+        enc.ticks_enc,
+        dec.ticks_dec,
+        None,
+        bool(np.array_equal(recon, host_recon)),
+        len(enc.payload),
+        metrics.psnr(tile, recon),
+        metrics.ssim(tile, recon),
+        ec_ticks=enc.ticks_ec,
+        ed_ticks=dec.ticks_ed,
+        payload_match=enc.payload == host_payload,
+    )
+
+
+def _run_tile(dev, codec, quality, enc_i, dec_i, name, idx, tile) -> TileResult:
+    q_in = (tile.astype(np.int16) - 128).astype(np.int8)
+    enc = dev.run(enc_i, q_in.tobytes())
+    latent = np.frombuffer(enc.output, np.int8).reshape(codec.latent_shape(quality))
+    host_latent = codec.analyse(tile, quality)
+    dec = dev.run(dec_i, latent.tobytes())
+    recon = (np.frombuffer(dec.output, np.int8).astype(np.int16) + 128).astype(np.uint8).reshape(tile.shape)
+    host_recon = codec.synthesise(latent, quality)
+    payload = codec.encode_tile(tile, quality) if np.array_equal(latent, host_latent) else b""
+    return TileResult(
+        name,
+        idx,
+        enc.ticks,
+        dec.ticks,
+        bool(np.array_equal(latent, host_latent)),
+        bool(np.array_equal(recon, host_recon)),
+        len(payload),
+        metrics.psnr(tile, recon),
+        metrics.ssim(tile, recon),
+    )
+
+
+def summarize(
+    info, bundle: Bundle, quality: int, results: list[TileResult], wall: float, mode: str = "run"
+) -> dict:
     def stats(v: list[int]) -> dict:
         return {"mean": statistics.fmean(v), "median": statistics.median(v), "min": min(v), "max": max(v)}
 
     hz = info.tick_hz
-    enc, dec = [r.enc_ticks for r in results], [r.dec_ticks for r in results]
     tile_px = bundle.tile * bundle.tile
-    mismatches = sum((not r.latent_match) + (not r.recon_match) for r in results)
-    return {
+    enc_mis = sum(not r.encode_ok for r in results)
+    dec_mis = sum(not r.recon_match for r in results)
+    stages = {"enc": [r.enc_ticks for r in results], "dec": [r.dec_ticks for r in results]}
+    if mode == "codec":
+        stages["ec"] = [r.ec_ticks for r in results]
+        stages["ed"] = [r.ed_ticks for r in results]
+    out = {
         "schema": "tinycodec-bench",
         "schema_version": SCHEMA_VERSION,
+        "mode": mode,
         "device": {
             "board": info.board,
             "backend": info.backend,
@@ -123,37 +186,65 @@ def summarize(info, bundle: Bundle, quality: int, results: list[TileResult], wal
             "tick_hz": hz,
             "ram_bytes": info.ram_bytes,
             "model_hash": info.model_hash.hex(),
+            "capabilities": getattr(info, "capabilities", 0),
+            "qualities": list(getattr(info, "qualities", ())),
             "tick_note": "under QEMU -icount shift=0, 1 tick = 40 guest instructions; not silicon time"
             if info.board.startswith("mps")
             else "device timer",
         },
         "model": {"name": bundle.manifest["name"], "quality": quality, "tile": bundle.tile},
         "tiles": len(results),
-        "mismatches": mismatches,
-        "enc_ticks": stats(enc),
-        "dec_ticks": stats(dec),
-        "enc_us": stats([t * 1e6 / hz for t in enc]),
-        "dec_us": stats([t * 1e6 / hz for t in dec]),
-        "bpp_mean": statistics.fmean(metrics.bpp(r.payload_bytes, bundle.tile, bundle.tile) for r in results),
-        "psnr_mean": statistics.fmean(r.psnr for r in results),
-        "ssim_mean": statistics.fmean(r.ssim for r in results),
-        "host_wall_s": wall,
-        "tile_pixels": tile_px,
-        "per_tile": [asdict(r) for r in results],
+        "mismatches": enc_mis + dec_mis,
+        "encode_mismatches": enc_mis,
+        "decode_mismatches": dec_mis,
+        "bpp_source": "device payload" if mode == "codec" else "host rANS of the device latent",
     }
+    for k in ("enc", "ec", "ed", "dec"):
+        v = stages.get(k)
+        out[f"{k}_ticks"] = stats(v) if v else None
+        out[f"{k}_us"] = stats([t * 1e6 / hz for t in v]) if v else None
+    out.update(
+        {
+            "bpp_mean": statistics.fmean(metrics.bpp(r.payload_bytes, bundle.tile, bundle.tile) for r in results),
+            "psnr_mean": statistics.fmean(r.psnr for r in results),
+            "ssim_mean": statistics.fmean(r.ssim for r in results),
+            "host_wall_s": wall,
+            "tile_pixels": tile_px,
+            "per_tile": [asdict(r) for r in results],
+        }
+    )
+    return out
+
+
+_STAGES = (
+    ("enc", "encoder inference"),
+    ("ec", "entropy coding"),
+    ("ed", "entropy decoding"),
+    ("dec", "decoder inference"),
+)
 
 
 def format_summary(s: dict) -> str:
     d = s["device"]
+    mode = s.get("mode", "run")
+    mis = f"mismatches: {s['mismatches']}"
+    if "encode_mismatches" in s:
+        what = ("payload", "recon") if mode == "codec" else ("latent", "recon")
+        mis += f" ({what[0]} {s['encode_mismatches']}, {what[1]} {s['decode_mismatches']})"
     lines = [
         f"device: {d['board']} backend={d['backend']} fw={d['fw_version']} tick={d['tick_hz']} Hz "
         f"ram={d['ram_bytes']} B ({d['tick_note']})",
         f"model: {s['model']['name']} q{s['model']['quality']} tile {s['model']['tile']}  tiles: {s['tiles']}  "
-        f"mismatches: {s['mismatches']}",
-        f"encoder: {s['enc_ticks']['median']:.0f} ticks/tile median ({s['enc_us']['median']:.0f} us at tick rate)",
-        f"decoder: {s['dec_ticks']['median']:.0f} ticks/tile median ({s['dec_us']['median']:.0f} us at tick rate)",
-        f"quality: {s['bpp_mean']:.3f} bpp (rANS bytes of the device latent), PSNR {s['psnr_mean']:.2f} dB, "
-        f"SSIM {s['ssim_mean']:.4f}",
+        f"mode: {mode} ({'ENCODE/DECODE on the device' if mode == 'codec' else 'RUN models, rANS on the host'})  "
+        + mis,
+    ]
+    for k, label in _STAGES:
+        t, us = s.get(f"{k}_ticks"), s.get(f"{k}_us")
+        if t:
+            lines.append(f"{label + ':':19s} {t['median']:>10.0f} ticks/tile median ({us['median']:.0f} us at tick rate)")
+    src = s.get("bpp_source", "rANS bytes of the device latent")
+    lines += [
+        f"quality: {s['bpp_mean']:.3f} bpp ({src}), PSNR {s['psnr_mean']:.2f} dB, SSIM {s['ssim_mean']:.4f}",
         f"host wall time: {s['host_wall_s']:.1f} s",
     ]
     return "\n".join(lines)
