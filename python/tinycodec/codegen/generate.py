@@ -8,7 +8,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .emit import ModelUnit, c_ident, scratch_bytes, dedupe_arrays, emit_data_c, emit_data_h, emit_internal_h, emit_model_c
+from .emit import (
+    ModelUnit,
+    c_ident,
+    dedupe_arrays,
+    emit_data_c,
+    emit_data_h,
+    emit_internal_h,
+    emit_model_c,
+    scratch_bytes,
+)
 from .errors import CodegenError
 from .ops import fuse_resize_conv, lower_graph
 from .planner import plan_memory

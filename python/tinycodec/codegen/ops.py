@@ -235,21 +235,10 @@ def _lower_dwconv(ctx: _Ctx) -> Step:
     mult, shift = _conv_multipliers(ctx, x, w, y, oc)
     lo, hi = activation_range(ctx.act(o.fusedActivationFunction), y.scale, y.zero_point)
     bias = _bias(ctx, op.inputs[2] if len(op.inputs) > 2 else -1, oc)
-    wq = w.array().reshape(oc, -1)
-    arrays = [ConstArray("weights", "int8_t", wq.reshape(-1))]
+    arrays = [ConstArray("weights", "int8_t", w.array().reshape(-1))]
     if bias is not None:
         arrays.append(bias)
-    # MVE fast path: the input offset folded into the bias (int8 x int8 dot products; wraps like int32).
-    fold = wq.astype(np.int64).sum(axis=1) * int(-x.zero_point)
-    if bias is not None:
-        fold += bias.values.astype(np.int64)
-    fold = ((fold + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
-    arrays += [
-        ConstArray("mult", "int32_t", mult),
-        ConstArray("shift", "int32_t", shift),
-        ConstArray("bias_fold", "int32_t", fold),
-    ]
-    k = kh * kw * ic
+    arrays += [ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", shift)]
     params = (
         ("in_h", _i(ih)),
         ("in_w", _i(iw)),

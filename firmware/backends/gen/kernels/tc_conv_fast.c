@@ -9,13 +9,16 @@
  *     group of 4 values stored as (x0,x2),(x1,x3) so that the weights need only SXTB16 / SXTB16 ROR 8
  *     (which yield (w0,w2),(w1,w3)); 4 pixels x 1 channel, 2 SMLAD per 4 MACs.
  *   TC_CONV_GENERIC_BLOCKED (host tests only): the DSP path's im2col, layout and blocking in plain C.
- * Without one of these (or without scratch) tc_conv2d_s8 runs the portable reference loop. */
+ * Without one of these (or without scratch, or with -D TC_CONV_PORTABLE_ONLY) tc_conv2d_s8 runs the
+ * portable reference loop. */
 #include <string.h>
 
 #include "tc_fixedpoint.h"
 #include "tc_kernels.h"
 
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#if defined(TC_CONV_PORTABLE_ONLY)
+/* measurement/debug builds: always the reference loop */
+#elif defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #define TC_CONV_MVE 1
 #include <arm_mve.h>
 #elif defined(__ARM_FEATURE_DSP) && !defined(TC_CONV_GENERIC_BLOCKED)
