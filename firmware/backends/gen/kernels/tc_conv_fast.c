@@ -3,7 +3,8 @@
  * Bit-exact with tc_conv2d_s8's reference loop (integer sums are exact; only the order changes).
  *
  *   Cortex-M55 (__ARM_FEATURE_MVE): int8 im2col (padding = the input zero point), 16-lane
- *     vmladavaq_s8 dot products, tail-predicated, 2 pixels x 2 channels; the input offset enters through bias_fold
+ *     vmladavaq_s8 dot products, tail-predicated, 2 pixels x 2 channels; the input offset enters through
+ * bias_fold
  *     (= bias + in_offset * sum(weights), precomputed by codegen).
  *   Cortex-M4/M7 (__ARM_FEATURE_DSP): int16 im2col with the input offset added (padding = 0), each
  *     group of 4 values stored as (x0,x2),(x1,x3) so that the weights need only SXTB16 / SXTB16 ROR 8
@@ -298,9 +299,9 @@ typedef int32_t pair_t; /* two int16 lanes */
 #define SX_HI(w) __sxtb16((int32_t)(((w) >> 8) | ((w) << 24)))
 #define MLA2(acc, x, w) ((acc) = __smlad((x), (w), (acc)))
 /* x pairs of one pixel, (x0,x2) and (x1,x3), with one LDRD */
-#define LOADX2(b, i, lo, hi)                                  \
+#define LOADX2(b, i, lo, hi)                                            \
   const uint64_t lo##hi = *(const uint64_t *)(const void *)((b) + (i)); \
-  const pair_t lo = (pair_t)(uint32_t)lo##hi;                 \
+  const pair_t lo = (pair_t)(uint32_t)lo##hi;                           \
   const pair_t hi = (pair_t)(uint32_t)(lo##hi >> 32)
 #else
 typedef struct {
@@ -337,30 +338,30 @@ static inline uint32_t rd_tail(const int8_t *w, int32_t r) {
 }
 
 /* 4 pixels x 1 output channel: 4 weights expanded once (LDR + 2 SXTB16 + ROR), used by 8 SMLAD. */
-#define STEP4(b, wv)              \
-  do {                            \
-    const pair_t wl = SX_LO(wv);  \
-    const pair_t wh = SX_HI(wv);  \
-    {                             \
-      LOADX2(b, 0, x0l, x0h);     \
-      MLA2(a0, x0l, wl);          \
-      MLA2(a0, x0h, wh);          \
-    }                             \
-    {                             \
-      LOADX2(b, 2, x1l, x1h);     \
-      MLA2(a1, x1l, wl);          \
-      MLA2(a1, x1h, wh);          \
-    }                             \
-    {                             \
-      LOADX2(b, 4, x2l, x2h);     \
-      MLA2(a2, x2l, wl);          \
-      MLA2(a2, x2h, wh);          \
-    }                             \
-    {                             \
-      LOADX2(b, 6, x3l, x3h);     \
-      MLA2(a3, x3l, wl);          \
-      MLA2(a3, x3h, wh);          \
-    }                             \
+#define STEP4(b, wv)             \
+  do {                           \
+    const pair_t wl = SX_LO(wv); \
+    const pair_t wh = SX_HI(wv); \
+    {                            \
+      LOADX2(b, 0, x0l, x0h);    \
+      MLA2(a0, x0l, wl);         \
+      MLA2(a0, x0h, wh);         \
+    }                            \
+    {                            \
+      LOADX2(b, 2, x1l, x1h);    \
+      MLA2(a1, x1l, wl);         \
+      MLA2(a1, x1h, wh);         \
+    }                            \
+    {                            \
+      LOADX2(b, 4, x2l, x2h);    \
+      MLA2(a2, x2l, wl);         \
+      MLA2(a2, x2h, wh);         \
+    }                            \
+    {                            \
+      LOADX2(b, 6, x3l, x3h);    \
+      MLA2(a3, x3l, wl);         \
+      MLA2(a3, x3h, wh);         \
+    }                            \
   } while (0)
 
 static void conv_blocked(const tc_conv_params_t *p, const int8_t *in, int8_t *out) {
