@@ -252,7 +252,8 @@ static void h_decode(const tc_frame_t *f) {
 
 /* Add new request types here. */
 static const tc_handler_t k_handlers[] = {
-    {TC_T_HELLO, h_hello}, {TC_T_ECHO, h_echo}, {TC_T_RUN, h_run}, {TC_T_ENCODE, h_encode}, {TC_T_DECODE, h_decode},
+    {TC_T_HELLO, h_hello},   {TC_T_ECHO, h_echo},     {TC_T_RUN, h_run},
+    {TC_T_ENCODE, h_encode}, {TC_T_DECODE, h_decode},
 };
 
 void tc_app_init(int backend_init_rc) {

@@ -84,10 +84,11 @@ int tc_codec_encode(const tc_codec_q_t *cq, uint8_t *tile, int8_t *latent, uint8
   return 0;
 }
 
-int tc_codec_decode(const tc_codec_q_t *cq, const uint8_t *payload, uint32_t len, int8_t *latent, uint8_t *out,
-                    uint64_t *ticks_entropy, uint64_t *ticks_model) {
+int tc_codec_decode(const tc_codec_q_t *cq, const uint8_t *payload, uint32_t len, int8_t *latent,
+                    uint8_t *out, uint64_t *ticks_entropy, uint64_t *ticks_model) {
   const uint64_t t0 = tc_port_ticks();
-  int rc = tc_rans_decode_latent(payload, len, (const tc_entropy_tables_t *)cq->tables, latent, cq->latent_bytes);
+  int rc =
+      tc_rans_decode_latent(payload, len, (const tc_entropy_tables_t *)cq->tables, latent, cq->latent_bytes);
   *ticks_entropy = tc_port_ticks() - t0;
   *ticks_model = 0;
   if (rc != TC_RANS_OK) return rc;
@@ -116,8 +117,8 @@ int tc_codec_encode(const tc_codec_q_t *cq, uint8_t *tile, int8_t *latent, uint8
   (void)ticks_model, (void)ticks_entropy;
   return TC_CODEC_ERR_BACKEND;
 }
-int tc_codec_decode(const tc_codec_q_t *cq, const uint8_t *payload, uint32_t len, int8_t *latent, uint8_t *out,
-                    uint64_t *ticks_entropy, uint64_t *ticks_model) {
+int tc_codec_decode(const tc_codec_q_t *cq, const uint8_t *payload, uint32_t len, int8_t *latent,
+                    uint8_t *out, uint64_t *ticks_entropy, uint64_t *ticks_model) {
   (void)cq, (void)payload, (void)len, (void)latent, (void)out, (void)ticks_entropy, (void)ticks_model;
   return TC_CODEC_ERR_BACKEND;
 }

@@ -11,7 +11,8 @@
 
 #include <stdint.h>
 
-/* Returned by tc_codec_encode/decode when the backend run failed; other negative values are tc_rans statuses. */
+/* Returned by tc_codec_encode/decode when the backend run failed; other negative values are tc_rans statuses.
+ */
 #define TC_CODEC_ERR_BACKEND (-100)
 
 /* 1 if this firmware has entropy tables (ENCODE/DECODE supported), else 0. */
@@ -33,14 +34,15 @@ int tc_codec_lookup(int q, tc_codec_q_t *out, const char **why);
 
 /* ENCODE. tile: tile_bytes RGB888, converted IN PLACE to int8 (p - 128). latent: latent_bytes of scratch.
  * The payload is written at the END of work[0 .. work_cap - 1] (see tc_rans_encode_latent):
- * *payload = work + work_cap - *payload_len. Returns 0, a negative tc_rans status, or TC_CODEC_ERR_BACKEND. Ticks: tc_port_ticks() deltas around the model run and around the rANS coder. */
+ * *payload = work + work_cap - *payload_len. Returns 0, a negative tc_rans status, or TC_CODEC_ERR_BACKEND.
+ * Ticks: tc_port_ticks() deltas around the model run and around the rANS coder. */
 int tc_codec_encode(const tc_codec_q_t *cq, uint8_t *tile, int8_t *latent, uint8_t *work, uint32_t work_cap,
                     const uint8_t **payload, uint32_t *payload_len, uint64_t *ticks_model,
                     uint64_t *ticks_entropy);
 
 /* DECODE. latent: latent_bytes of scratch, out: tile_bytes, receives RGB888 (must not overlap latent).
  * Returns 0, a negative tc_rans status (bad payload), or TC_CODEC_ERR_BACKEND. */
-int tc_codec_decode(const tc_codec_q_t *cq, const uint8_t *payload, uint32_t len, int8_t *latent, uint8_t *out,
-                    uint64_t *ticks_entropy, uint64_t *ticks_model);
+int tc_codec_decode(const tc_codec_q_t *cq, const uint8_t *payload, uint32_t len, int8_t *latent,
+                    uint8_t *out, uint64_t *ticks_entropy, uint64_t *ticks_model);
 
 #endif /* TC_CODEC_H */

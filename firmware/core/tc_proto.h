@@ -29,12 +29,12 @@ enum tc_err_code {
   TC_E_RUN_FAILED = 6,
   TC_E_BAD_VERSION = 7,
   TC_E_BAD_FRAMING = 8,
-  TC_E_BAD_QUALITY = 9, /* ENCODE/DECODE: no tables/models for the quality, or no codec in this firmware */
+  TC_E_BAD_QUALITY = 9,  /* ENCODE/DECODE: no tables/models for the quality, or no codec in this firmware */
   TC_E_BAD_PAYLOAD = 10, /* DECODE: the rANS decoder rejected the payload (message says why) */
 };
 
-#define TC_RUN_HDR_BYTES 4u   /* u8 model_idx + 3 reserved */
-#define TC_RUN_TICKS_BYTES 8u /* u64 ticks before the output */
+#define TC_RUN_HDR_BYTES 4u      /* u8 model_idx + 3 reserved */
+#define TC_RUN_TICKS_BYTES 8u    /* u64 ticks before the output */
 #define TC_CODEC_HDR_BYTES 4u    /* ENCODE/DECODE: u8 quality + 3 reserved */
 #define TC_CODEC_TICKS_BYTES 16u /* ENCODE_RESULT/DECODE_RESULT: two u64 tick counts before the data */
 

@@ -53,7 +53,8 @@ enum tc_rans_status {
 };
 
 /* Full check of the tables (cum(s) strictly increasing from cum(0) = 0 to cum(count) = 1 << precision,
- * offset + count - 1 within int8). O(total symbols): call once, e.g. at boot or in a test. Returns TC_RANS_OK or an error. */
+ * offset + count - 1 within int8). O(total symbols): call once, e.g. at boot or in a test. Returns TC_RANS_OK
+ * or an error. */
 int tc_rans_check_tables(const tc_entropy_tables_t *t);
 
 /* Encode n int8 latent values (NHWC). The coder runs backwards, so the stream is written into the END of

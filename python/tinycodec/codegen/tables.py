@@ -35,7 +35,9 @@ class TablesReport:
     def summary(self) -> str:
         qs = ", ".join(f"q{q}: {c} ch" for q, c in zip(self.qualities, self.n_channels))
         plain = f" (plain uint32 cum arrays: {self.plain_bytes} B)" if self.plain_bytes else ""
-        return f"entropy tables ({qs}) -> {self.out_dir}/{{{', '.join(self.files)}}}, ~{self.flash_bytes} B flash{plain}"
+        return (
+            f"entropy tables ({qs}) -> {self.out_dir}/{{{', '.join(self.files)}}}, ~{self.flash_bytes} B flash{plain}"
+        )
 
 
 def _load(manifest_path: str | Path) -> tuple[dict, dict[int, EntropyTables]]:
@@ -120,9 +122,7 @@ def render_tables(manifest_path: str | Path) -> tuple[dict[str, str], TablesRepo
             else:
                 if key not in arrays:
                     arrays[key] = f"k_core_q{q}_c{c}"
-                    array_text.append(
-                        f"static const uint16_t {arrays[key]}[{len(core)}] = {{\n{_wrap(core)}\n}};\n"
-                    )
+                    array_text.append(f"static const uint16_t {arrays[key]}[{len(core)}] = {{\n{_wrap(core)}\n}};\n")
                 ref = arrays[key]
             entries.append(f"    {{{ch.offset}, {len(ch.freqs)}u, {head}u, {tail}u, {ref}}},")
         chan_text.append(

@@ -161,9 +161,7 @@ def _run_tile(dev, codec, quality, enc_i, dec_i, name, idx, tile) -> TileResult:
     )
 
 
-def summarize(
-    info, bundle: Bundle, quality: int, results: list[TileResult], wall: float, mode: str = "run"
-) -> dict:
+def summarize(info, bundle: Bundle, quality: int, results: list[TileResult], wall: float, mode: str = "run") -> dict:
     def stats(v: list[int]) -> dict:
         return {"mean": statistics.fmean(v), "median": statistics.median(v), "min": min(v), "max": max(v)}
 
@@ -241,7 +239,9 @@ def format_summary(s: dict) -> str:
     for k, label in _STAGES:
         t, us = s.get(f"{k}_ticks"), s.get(f"{k}_us")
         if t:
-            lines.append(f"{label + ':':19s} {t['median']:>10.0f} ticks/tile median ({us['median']:.0f} us at tick rate)")
+            lines.append(
+                f"{label + ':':19s} {t['median']:>10.0f} ticks/tile median ({us['median']:.0f} us at tick rate)"
+            )
     src = s.get("bpp_source", "rANS bytes of the device latent")
     lines += [
         f"quality: {s['bpp_mean']:.3f} bpp ({src}), PSNR {s['psnr_mean']:.2f} dB, SSIM {s['ssim_mean']:.4f}",
