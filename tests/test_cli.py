@@ -8,7 +8,7 @@ from PIL import Image
 
 from tinycodec.cli import build_parser, main
 
-VERBS = ["train", "export", "compress", "decompress", "codegen", "bench"]
+VERBS = ["train", "export", "compress", "decompress", "codegen", "bench", "eval"]
 
 
 @pytest.mark.parametrize("verb", VERBS)
