@@ -263,7 +263,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     card = args.card
     if card is None and args.data.resolve().name == "kodak":
         card = REPO_ROOT / "models" / "MODEL_CARD.md"
-    r = run_and_write(args.data, args.model, args.json, args.plot, card, args.qualities, args.limit)
+    seed = args.seed_unet if args.seed_unet and args.seed_unet.exists() else None
+    r = run_and_write(args.data, args.model, args.json, args.plot, card, args.qualities, args.limit, seed_unet=seed)
     for row in r["matched"]:
         print(f"q{row['quality']}: {row['bpp']:.3f} bpp, {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}")
     for a, b in r["bd_rate"].items():
@@ -281,6 +282,12 @@ def _add_eval(sub) -> None:
     p.add_argument("--card", type=Path, help="write a model card here (default models/MODEL_CARD.md for Kodak)")
     p.add_argument("--limit", type=int, help="only the first N images (quick runs)")
     p.add_argument("--qualities", type=int, nargs="+", help="model qualities to evaluate (default: all shipped)")
+    p.add_argument(
+        "--seed-unet",
+        type=Path,
+        default=REPO_ROOT / "models" / "seed-unet",
+        help="also evaluate the seed-unet baseline from this folder if it exists (default: %(default)s)",
+    )
     p.set_defaults(func=_cmd_eval)
 
 

@@ -188,6 +188,7 @@ def run_eval(
     limit: int | None = None,
     sweeps: dict[str, tuple[baselines.Setting, ...]] | None = None,
     progress: Callable[[Iterable, int], Iterable] | None = _tqdm,
+    seed_unet: Path | None = None,
 ) -> dict:
     """The whole evaluation as a JSON-ready dict (schema tinycodec-eval v1, see docs/eval.md)."""
     t0 = time.monotonic()
@@ -201,6 +202,11 @@ def run_eval(
         sweeps, notes = baselines.default_sweeps()
     results = sweep(dataset, bundle, qs, sweeps, progress)
     matched, at_bpp, bd_rates = compare(results)
+    seed = None
+    if seed_unet is not None and (Path(seed_unet) / "seed_unet.json").is_file():
+        from .seed_unet import evaluate_seed
+
+        seed = evaluate_seed(Path(seed_unet), list(dataset.images))
     notes += [f"BD-rate vs {a}: {b['note']}" for a, b in bd_rates.items()]
     return {
         "format": SCHEMA,
@@ -229,6 +235,7 @@ def run_eval(
         "matched": matched,
         "psnr_at_bpp": at_bpp,
         "bd_rate": bd_rates,
+        "seed_unet": seed,
         "notes": notes,
         "seconds": round(time.monotonic() - t0, 1),
     }
@@ -249,11 +256,12 @@ def run_and_write(
     card_path: Path | None,
     qualities: Sequence[int] | None = None,
     limit: int | None = None,
+    seed_unet: Path | None = None,
 ) -> dict:
     """Evaluate, then write the JSON, the RD plot and (optionally) the model card — all from the same dict."""
     from . import evalreport
 
-    report = run_eval(data, model, qualities, limit)
+    report = run_eval(data, model, qualities, limit, seed_unet=seed_unet)
     write_json(report, json_path)
     evalreport.plot_rd(report, plot_path)
     if card_path is not None:
