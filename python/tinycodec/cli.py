@@ -15,7 +15,12 @@ class UserError(Exception):
     """An error the user can fix; printed as one line, exit code 2."""
 
 
+def _run_dir(args: argparse.Namespace) -> Path:
+    return args.run or REPO_ROOT / "checkpoints" / args.preset
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
+    args.run = _run_dir(args)
     if args.preset == "seed-unet":
         from .seed_unet import train_seed
 
@@ -50,7 +55,7 @@ def _add_train(sub) -> None:
         "--data", type=Path, default=DEFAULT_DATA, help="data root with train/ and val/ (default: %(default)s)"
     )
     p.add_argument(
-        "--run", type=Path, default=REPO_ROOT / "runs" / "tc-small", help="run folder for checkpoints and log.csv"
+        "--run", type=Path, default=None, help="run folder for checkpoints and log.csv (default: checkpoints/<preset>)"
     )
     p.add_argument("--steps", type=int, default=150_000, help="total steps (default: %(default)s)")
     p.add_argument("--batch", type=int, default=16)
@@ -78,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    args.run = _run_dir(args)
     if args.preset == "seed-unet":
         from .seed_unet import export_seed
 
@@ -97,7 +103,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _add_export(sub) -> None:
     p = sub.add_parser("export", help="export full-int8 TFLite encoder/decoder per quality + CDF tables + manifest")
-    p.add_argument("--run", type=Path, default=REPO_ROOT / "runs" / "tc-small", help="training run folder")
+    p.add_argument("--run", type=Path, default=None, help="training run folder (default: checkpoints/<preset>)")
     p.add_argument("--which", choices=["best", "last"], default="best", help="checkpoint: best on val, or last")
     p.add_argument("--out", type=Path, default=REPO_ROOT / "models" / "tc-small")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data root; calibration uses train/")
@@ -193,67 +199,115 @@ def _add_codegen(sub) -> None:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     import contextlib
+    import logging
+    import time
 
     from tqdm import tqdm
 
     from .bundle import Bundle
-    from .host.bench import format_summary, run_bench, write_results
+    from .host.session import BenchError, Config, Session, finalize, format_summary
     from .host.transport import Device
 
-    bundle = Bundle.load(args.model)
+    if args.resume:
+        out = args.resume
+        if not (out / "config.json").is_file():
+            raise UserError(f"{out}: not a bench session folder (no config.json)")
+        config = Config.load(out / "config.json")
+    else:
+        from .evaluate import find_images
+
+        try:
+            ds = find_images(args.images, args.limit)
+        except Exception as e:  # DataError: missing folder, bad checksum
+            raise UserError(str(e)) from None
+        out = args.out or REPO_ROOT / "runs" / "bench" / time.strftime("%Y%m%d-%H%M%S")
+        config = Config(
+            images=[str(p) for p in ds.images],
+            qualities=list(dict.fromkeys(args.quality or [2])),
+            model=str(args.model.resolve()),
+            warmup=args.warmup,
+            repeat=args.repeat,
+            timing_tiles=args.timing_tiles,
+            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        )
+    out = _output_dir(out)
+    if not args.resume:
+        config.save(out / "config.json")
+    handler = logging.FileHandler(out / "bench.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(message)s"))
+    logger = logging.getLogger("tinycodec.bench")
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    logger.info("tinycodec bench %s: %s", "resume" if args.resume else "start", " ".join(sys.argv[1:]))
+    bundle = Bundle.load(Path(config.model))
+    sess = Session(out, config, bundle)
     with contextlib.ExitStack() as stack:
-        url = args.port
+        urls = list(args.port or [])
         if args.boot:
             from .host.qemu import QemuBoard
 
-            board = stack.enter_context(QemuBoard(args.boot, board=args.board))
-            url = board.url
-            print(f"booted {args.boot} on {board.machine}, serial {url}", file=sys.stderr)
-        if not url:
+            for i in range(args.boards):
+                board = stack.enter_context(QemuBoard(args.boot, board=args.board, log_path=out / f"qemu{i}.log"))
+                urls.append(board.url)
+                print(f"booted {args.boot} on {board.machine}, serial {board.url}", file=sys.stderr)
+        if not urls:
             raise UserError("give --port URL (e.g. socket://127.0.0.1:4321 or /dev/ttyACM0) or --boot ELF")
+        devices = []
+        for url in urls:
+            try:
+                dev = stack.enter_context(
+                    Device(url, timeout=args.timeout, retries=args.retries, adaptive_timeout=True)
+                )
+            except Exception as e:  # pyserial raises SerialException/ValueError for a bad port
+                raise UserError(f"cannot open serial port {url}: {e}") from None
+            dev.wait_ready(timeout=30 if args.boot else 1.0)
+            devices.append((url, dev))
         try:
-            dev = stack.enter_context(Device(url, timeout=args.timeout))
-        except Exception as e:  # pyserial raises SerialException/ValueError for a bad port
-            raise UserError(f"cannot open serial port {url}: {e}") from None
-        if args.boot:
-            dev.wait_ready(timeout=30)
-        summary = run_bench(
-            dev,
-            bundle,
-            args.quality,
-            args.images,
-            args.tiles,
-            progress=lambda xs: tqdm(xs, desc="bench", unit="tile", file=sys.stderr),
-            mode=args.mode,
-        )
-    print(format_summary(summary))
-    print(f"wrote {write_results(summary, args.out)}")
-    return 0 if summary["mismatches"] == 0 else 1
+            stats = sess.run(
+                devices,
+                progress=lambda total, initial: tqdm(
+                    total=total, initial=initial, desc="bench", unit="tile", file=sys.stderr, smoothing=0.1
+                ),
+            )
+        except BenchError as e:
+            raise UserError(str(e)) from None
+        except KeyboardInterrupt:
+            print(f"interrupted: continue with  tinycodec bench --resume {out} --port ...", file=sys.stderr)
+            raise
+    result = finalize(out, stats, baselines=not args.no_baselines)
+    print(format_summary(result))
+    print(f"wrote {out}/results.json, results.csv, report.html, bench.log")
+    if not result["complete"]:
+        print(f"incomplete ({result['tiles']}/{result['tiles_expected']} tiles): tinycodec bench --resume {out} ...")
+        return 3
+    return 0 if result["mismatches"] == 0 else 1
 
 
 def _add_bench(sub) -> None:
     p = sub.add_parser(
         "bench",
-        help="run tiles on a device over serial, compare bit-exactly with the host oracle",
-        description="Stream image tiles through the device's encoder and decoder and compare every "
-        "output with TFLM on the host. Exit code 1 if any output differs.",
+        help="run whole images tile by tile on device(s) over serial, compare with the host; report",
+        description="Every tile of every image is ENCODEd and DECODEd on the device and compared byte for byte "
+        "with the host codec; per image: bpp of the device's .tcz, PSNR/SSIM of the device's reconstruction, device "
+        "latency per stage. Writes a resumable session folder (results.json, results.csv, bench.log, report.html; "
+        "docs/bench.md). Exit 1 if any output differs, 3 if tiles are left (resume), 2 on a user error.",
     )
-    p.add_argument("--port", help="pyserial URL of the device (socket://host:port for QEMU, /dev/ttyACM0, ...)")
+    p.add_argument("--port", action="append", metavar="URL", help="pyserial URL of a device (repeat for more boards)")
     p.add_argument("--boot", type=Path, metavar="ELF", help="boot this firmware in QEMU and bench it")
+    p.add_argument("--boards", type=int, default=1, help="with --boot: number of QEMU boards (default: 1)")
     p.add_argument("--board", default="qemu", help="emulated board for --boot (default: %(default)s)")
     p.add_argument("--model", type=Path, default=REPO_ROOT / "models" / "tc-small", help="model bundle folder")
-    p.add_argument("-q", "--quality", type=int, default=2)
+    p.add_argument("-q", "--quality", type=int, nargs="+", metavar="Q", help="quality level(s) (default: 2)")
     p.add_argument("--images", type=Path, default=DEFAULT_DATA / "kodak", help="image folder (default: Kodak)")
-    p.add_argument("--tiles", type=int, default=8, help="number of tiles to run (default: %(default)s)")
+    p.add_argument("--limit", type=int, help="only the first N images")
+    p.add_argument("--out", type=Path, help="session folder (default: runs/bench/<timestamp>)")
+    p.add_argument("--resume", type=Path, metavar="DIR", help="continue the session in DIR (its images/qualities)")
+    p.add_argument("--warmup", type=int, default=1, help="warm-up requests before the timed runs (default: 1)")
+    p.add_argument("--repeat", type=int, default=3, help="timed runs of each timing tile (default: 3; 0: none)")
+    p.add_argument("--timing-tiles", type=int, default=2, help="tiles per quality in the timed runs (default: 2)")
     p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout in seconds")
-    p.add_argument(
-        "--mode",
-        choices=("auto", "codec", "run"),
-        default="auto",
-        help="codec: ENCODE/DECODE on the device; run: RUN the models, rANS on the host; "
-        "auto: codec if the device supports it (default)",
-    )
-    p.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "bench", help="folder for results.json")
+    p.add_argument("--retries", type=int, default=6, help="re-sends per request before a board gives up")
+    p.add_argument("--no-baselines", action="store_true", help="skip the JPEG/WebP/JPEG 2000 sweep of the report")
     p.set_defaults(func=_cmd_bench)
 
 

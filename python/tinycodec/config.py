@@ -35,7 +35,7 @@ class ModelConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     data_dir: Path = DEFAULT_DATA
-    run_dir: Path = REPO_ROOT / "runs" / "tc-small"
+    run_dir: Path = REPO_ROOT / "checkpoints" / "tc-small"
     steps: int = 200_000
     batch: int = 16
     crop: int = 64
