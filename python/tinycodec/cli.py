@@ -230,24 +230,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             timing_tiles=args.timing_tiles,
             created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         )
-    out = _output_dir(out)
-    if not args.resume:
-        config.save(out / "config.json")
-    handler = logging.FileHandler(out / "bench.log")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(message)s"))
-    logger = logging.getLogger("tinycodec.bench")
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(handler)
-    logger.info("tinycodec bench %s: %s", "resume" if args.resume else "start", " ".join(sys.argv[1:]))
     bundle = Bundle.load(Path(config.model))
-    sess = Session(out, config, bundle)
     with contextlib.ExitStack() as stack:
         urls = list(args.port or [])
         if args.boot:
             from .host.qemu import QemuBoard
 
-            for i in range(args.boards):
-                board = stack.enter_context(QemuBoard(args.boot, board=args.board, log_path=out / f"qemu{i}.log"))
+            for _ in range(args.boards):
+                board = stack.enter_context(QemuBoard(args.boot, board=args.board))
                 urls.append(board.url)
                 print(f"booted {args.boot} on {board.machine}, serial {board.url}", file=sys.stderr)
         if not urls:
@@ -262,6 +252,17 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                 raise UserError(f"cannot open serial port {url}: {e}") from None
             dev.wait_ready(timeout=30 if args.boot else 1.0)
             devices.append((url, dev))
+        out = _output_dir(out)
+        if not args.resume:
+            config.save(out / "config.json")
+        handler = logging.FileHandler(out / "bench.log")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(message)s"))
+        logger = logging.getLogger("tinycodec.bench")
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(handler)
+        stack.callback(logger.removeHandler, handler)
+        logger.info("tinycodec bench %s: %s", "resume" if args.resume else "start", " ".join(sys.argv[1:]))
+        sess = Session(out, config, bundle)
         try:
             stats = sess.run(
                 devices,
@@ -274,9 +275,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print(f"interrupted: continue with  tinycodec bench --resume {out} --port ...", file=sys.stderr)
             raise
-    result = finalize(out, stats, baselines=not args.no_baselines)
+    result = finalize(out, stats, baselines=not args.no_baselines, report=not args.no_report)
     print(format_summary(result))
-    print(f"wrote {out}/results.json, results.csv, report.html, bench.log")
+    print(f"wrote {out}/results.json, results.csv, bench.log" + ("" if args.no_report else ", report.html"))
     if not result["complete"]:
         print(f"incomplete ({result['tiles']}/{result['tiles_expected']} tiles): tinycodec bench --resume {out} ...")
         return 3
@@ -306,8 +307,9 @@ def _add_bench(sub) -> None:
     p.add_argument("--repeat", type=int, default=3, help="timed runs of each timing tile (default: 3; 0: none)")
     p.add_argument("--timing-tiles", type=int, default=2, help="tiles per quality in the timed runs (default: 2)")
     p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout in seconds")
-    p.add_argument("--retries", type=int, default=6, help="re-sends per request before a board gives up")
+    p.add_argument("--retries", type=int, default=10, help="re-sends per request before a board gives up")
     p.add_argument("--no-baselines", action="store_true", help="skip the JPEG/WebP/JPEG 2000 sweep of the report")
+    p.add_argument("--no-report", action="store_true", help="write results.json/.csv only, no report.html")
     p.set_defaults(func=_cmd_bench)
 
 

@@ -193,7 +193,8 @@ def _is_listening(port: int) -> bool:
 def build_firmware(
     env: str = "qemu_m4_selftest", project_dir: str | os.PathLike[str] | None = None, timeout: float = 600.0
 ) -> Path:
-    """Build a PlatformIO env offline and return the ELF path (.pio/build/<env>/firmware.elf)."""
+    """Build a PlatformIO env offline and return the ELF path (.pio/build/<env>/firmware.elf, or under
+    $PLATFORMIO_BUILD_DIR when set, as PlatformIO itself does)."""
     root = Path(project_dir) if project_dir else REPO_ROOT
     try:  # the PlatformIO installed next to this Python (the venv's), whatever else is on PATH
         import platformio  # noqa: F401
@@ -207,7 +208,8 @@ def build_firmware(
     )
     if res.returncode != 0:
         raise QemuError(f"pio run -e {env} failed:\n{res.stdout[-3000:]}\n{res.stderr[-2000:]}")
-    return root / ".pio" / "build" / env / "firmware.elf"
+    build_dir = os.environ.get("PLATFORMIO_BUILD_DIR")  # a private build dir (parallel builds) if set
+    return (root / build_dir if build_dir else root / ".pio" / "build") / env / "firmware.elf"
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:

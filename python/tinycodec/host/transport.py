@@ -9,13 +9,15 @@ dec = dev.decode(2, enc.payload)  # DecodeResult(ticks_ed, ticks_dec, tile)
 
 from __future__ import annotations
 
+import logging
+import random
 import time
 from collections.abc import Callable
 from typing import Any
 
 import serial
 
-from .framing import FrameDecoder, FramingError, Packet, pack_frame
+from .framing import DELIMITER, FrameDecoder, FramingError, Packet, pack_frame
 from .protocol import (
     DecodeResult,
     EncodeResult,
@@ -34,6 +36,8 @@ from .protocol import (
 )
 
 __all__ = ["Device", "DeviceTimeout", "DeviceError", "ProtocolError"]
+
+log = logging.getLogger("tinycodec.transport")
 
 
 class DeviceTimeout(TimeoutError):
@@ -65,13 +69,20 @@ class Device:
         retries: int = 2,
         port: Any = None,
         on_reboot: Callable[[Info], None] | None = None,
+        adaptive_timeout: bool = False,
+        backoff: float = 0.05,
     ) -> None:
-        """url: pyserial URL/port name; or pass an open pyserial-like object as `port`."""
+        """url: pyserial URL/port name; or pass an open pyserial-like object as `port`.
+        adaptive_timeout: wait at most max(3 s, 5 x the recent round trip of this request type) (capped at
+        `timeout`) before re-sending, instead of always `timeout`: a lost byte then costs seconds, not the
+        whole timeout. Re-sending is safe: requests are idempotent and a late reply to an earlier attempt of
+        the same request is accepted. backoff: sleep backoff * 2**(attempt-1) before each re-send."""
         if port is None:
             if url is None:
                 raise ValueError("url or port required")
             port = serial.serial_for_url(url, timeout=0.05, baudrate=115200)
         self.ser = port
+        self.url = url or repr(port)
         self._is_socket = type(port).__module__.endswith("protocol_socket")
         self.timeout = timeout
         self.retries = retries
@@ -79,10 +90,15 @@ class Device:
         self.boots = 0  # boot INFO frames seen (unsolicited, req_id 0)
         self.boot_info: Info | None = None
         self.info: Info | None = None
-        self.stats = {"retries": 0, "garbled": 0, "stale": 0}
+        self.adaptive_timeout = adaptive_timeout
+        self.backoff = backoff
+        self.stats = {"retries": 0, "garbled": 0, "stale": 0, "timeouts": 0, "device_errors": 0}
         self._decoder = FrameDecoder()
         self._queue: list[Packet | FramingError] = []
-        self._next_id = 1
+        # a random first id: replies still in flight for an earlier host process on the same link
+        # (a killed run, a resumed bench) do not collide with ours
+        self._next_id = random.randint(1, 0xFFFF)
+        self._rtt: dict[int, float] = {}  # request type -> smoothed round trip (s), for adaptive_timeout
 
     # -- life cycle --------------------------------------------------------------------------
     @property
@@ -162,40 +178,70 @@ class Device:
         return rid
 
     # -- requests -----------------------------------------------------------------------------
+    def _attempt_timeout(self, type_: int, timeout: float) -> float:
+        if not self.adaptive_timeout or type_ not in self._rtt:
+            return timeout
+        return min(timeout, max(3.0, 5.0 * self._rtt[type_]))
+
     def request(self, type_: int, body: bytes, expect: int, timeout: float | None = None) -> Packet:
-        """Send one request, return the matching reply. Retries (new req_id) on timeout, garbled
-        frames and BAD_CRC/BAD_FRAMING; raises DeviceError for other ERROR replies."""
+        """Send one request, return the matching reply. Retries (new req_id, bounded, with backoff) on
+        timeout, garbled frames, a reboot and BAD_CRC/BAD_FRAMING; raises DeviceError for other ERROR replies.
+
+        Idempotent by design: every attempt is the same request, so a reply to ANY attempt of this request is
+        accepted (a late reply to attempt 1 after attempt 2 was sent is fine) and replies to other ids (earlier
+        requests, duplicates of re-sent attempts) are discarded as stale. Each frame is preceded by a lone 0x00:
+        if an earlier frame lost its delimiter on the way, the device drops that fragment instead of merging
+        it with this request."""
         timeout = self.timeout if timeout is None else timeout
         last = "no reply"
+        ours: set[int] = set()
+        t0 = time.monotonic()
         for attempt in range(self.retries + 1):
             if attempt:
                 self.stats["retries"] += 1
+                log.info("%s: re-sending %s (attempt %d): %s", self.url, MsgType(type_).name, attempt + 1, last)
+                if self.backoff:
+                    time.sleep(min(2.0, self.backoff * 2 ** (attempt - 1)))
             rid = self.new_req_id()
-            self.send_raw(pack_frame(type_, rid, body))
-            deadline = time.monotonic() + timeout
+            ours.add(rid)
+            self.send_raw(DELIMITER + pack_frame(type_, rid, body))
+            sent = time.monotonic()
+            deadline = sent + self._attempt_timeout(type_, timeout)
+            garbled = False
             while True:
                 item = self.recv(deadline - time.monotonic())
                 if item is None:
-                    last = f"timeout after {timeout:.1f} s"
+                    if not garbled:
+                        self.stats["timeouts"] += 1
+                        last = f"no reply within {deadline - sent:.1f} s"
                     break
                 if isinstance(item, FramingError):
+                    # most likely our reply, damaged: nothing else will come, so re-send soon (a stale
+                    # frame damaged instead is harmless: our reply is still accepted when it comes)
                     self.stats["garbled"] += 1
+                    garbled = True
                     last = f"garbled reply: {item}"
-                    continue  # the real reply may still come; else the timeout retries
+                    deadline = min(deadline, time.monotonic() + 0.3)
+                    continue
                 if item.type == MsgType.INFO and item.req_id == 0:
                     last = "device rebooted during the request"
                     break
                 if item.type == MsgType.ERROR and item.req_id in (rid, 0):
                     err = parse_error(item.body)
                     if err.code in _RETRYABLE:
+                        self.stats["device_errors"] += 1
                         last = f"device reported {err.name}: {err.message}"
                         break
                     raise DeviceError(err.code, err.message, item.req_id)
-                if item.req_id != rid:
-                    self.stats["stale"] += 1
+                if item.req_id not in ours or item.type == MsgType.ERROR:
+                    self.stats["stale"] += 1  # another request's reply, or an error about an older attempt
                     continue
                 if item.type != expect:
                     raise ProtocolError(f"expected type 0x{expect:02x}, got 0x{item.type:02x}")
+                if attempt == 0:
+                    rtt = time.monotonic() - t0
+                    old = self._rtt.get(type_)
+                    self._rtt[type_] = rtt if old is None else 0.8 * old + 0.2 * rtt
                 return item
         raise DeviceTimeout(
             f"{MsgType(type_).name if type_ in MsgType._value2member_map_ else type_}: "
