@@ -94,7 +94,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from .config import ExportConfig
     from .export import export_bundle
 
-    m = export_bundle(args.run, args.out, args.data, ExportConfig(tile=args.tile), which=args.which)
+    m = export_bundle(
+        args.run, args.out, args.data, ExportConfig(tile=args.tile, qat_steps=args.qat_steps), which=args.which
+    )
     for e in m["models"]:
         print(f"{e['name']}: {e['size']} bytes, {e['kmac_per_pixel']} kMAC/px, TFLM arena {e['tflm_arena_bytes']} B")
     print(f"wrote {args.out}/manifest.json (model hash {m['model_hash'][:16]})")
@@ -109,6 +111,12 @@ def _add_export(sub) -> None:
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data root; calibration uses train/")
     p.add_argument("--tile", type=int, default=64, help="fixed tile size of the exported models")
     p.add_argument("--preset", choices=["tc-small", "seed-unet"], default="tc-small")
+    p.add_argument(
+        "--qat-steps",
+        type=int,
+        default=0,
+        help="quantization-aware fine-tuning steps per quality before conversion (0 = PTQ)",
+    )
     p.set_defaults(func=_cmd_export)
 
 
@@ -142,6 +150,7 @@ def _cmd_compress(args: argparse.Namespace) -> int:
 
 
 def _cmd_decompress(args: argparse.Namespace) -> int:
+    from . import bitstream
     from .bundle import Bundle
     from .codec import HostCodec
     from .imageio import write_png
@@ -152,9 +161,11 @@ def _cmd_decompress(args: argparse.Namespace) -> int:
         if path.is_dir():
             raise UserError(f"{path}: is a directory, expected a .tcz file")
         try:
-            data = path.read_bytes()
+            data = bitstream.read(path)  # bounded: never more than the header's largest valid size
         except OSError as e:
             raise UserError(f"{path}: cannot read ({e.strerror})") from None
+        except bitstream.BitstreamError as e:
+            raise UserError(f"{path}: {e}") from None
         try:
             img = codec.decompress(data)
         except Exception as e:

@@ -54,6 +54,7 @@ class ExportConfig:
     cdf_precision: int = 16  # bits of the integer CDF tables
     tail_mass: float = 1e-9
     calib_tiles: int = 256
+    qat_steps: int = 0  # > 0: quantization-aware fine-tuning (tfmot) per level before conversion
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,8 @@ def pin_decoder(data: bytearray) -> None:
     set_tensor_quant(data, o, float(PIXEL_SCALE), -128)
 
 
-def _fold(codec, mcfg: ModelConfig, tile: int, level: int):
+def fold_level(codec, mcfg: ModelConfig, tile: int | None, level: int):
+    """Per-level float encoder/decoder with the level's gain / inverse gain folded into the weights."""
     enc, dec = build_encoder(mcfg, tile), build_decoder(mcfg, tile)
     enc.set_weights(codec.encoder.get_weights())
     dec.set_weights(codec.decoder.get_weights())
@@ -161,14 +162,19 @@ def export_bundle(
     models, entropy, agree = [], {}, {}
     for level in tqdm(range(mcfg.levels), desc="export", unit="level"):
         q = level + 1
-        enc, dec = _fold(codec, mcfg, ecfg.tile, level)
-        enc_b = _convert(enc, calib)
+        enc, dec = fold_level(codec, mcfg, ecfg.tile, level)
+        enc_i8, dec_i8 = enc, dec
+        if ecfg.qat_steps:
+            from .qat import qat_level
+
+            enc_i8, dec_i8 = qat_level(codec, mcfg, level, data_dir, ecfg.tile, ecfg.qat_steps)
+        enc_b = _convert(enc_i8, calib)
         pin_encoder(enc_b)
         oracle = TflmModel(bytes(enc_b))
         lat = [oracle.run(np.round(t * 255) - 128).astype(np.float32)[0] for t in calib]
-        ref = np.round(enc.predict(np.stack(calib), batch_size=32, verbose=0))
+        ref = np.round(enc_i8.predict(np.stack(calib), batch_size=32, verbose=0))  # what the int8 model approximates
         agree[f"q{q}"] = float(np.mean(np.stack(lat) == np.clip(ref, -128, 127)))
-        dec_b = _convert(dec, lat)
+        dec_b = _convert(dec_i8, lat)
         pin_decoder(dec_b)
         for role, m, b in (("encoder", enc, enc_b), ("decoder", dec, dec_b)):
             name = f"{role[:3]}_q{q}"
@@ -196,6 +202,7 @@ def export_bundle(
         "train_step": step,
         "models": [vars(m) for m in models],
         "latent_agreement": agree,
+        "quantization": f"qat ({ecfg.qat_steps} steps per level)" if ecfg.qat_steps else "ptq",
         "model_hash": h.hexdigest(),
         "entropy": entropy,
     }

@@ -1,0 +1,122 @@
+"""Quantization-aware fine-tuning (tfmot) of one quality level's folded encoder and decoder.
+
+The float codec's transforms with that level's gains folded in are wrapped by tfmot's default 8-bit
+scheme and fine-tuned on the same rate + lambda * distortion loss (uniform noise between them, the
+level's factorized density frozen). Export then converts the QAT models and pins the latent and pixel
+quantization exactly as for post-training quantization.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .config import ModelConfig, TrainConfig
+from .data import load_folder
+from .model import build_decoder, build_encoder, rd_terms
+from .tfenv import tf, tf_keras
+
+
+def _noop_config():
+    import tensorflow_model_optimization as tfmot
+
+    class PassThrough(tfmot.quantization.keras.QuantizeConfig):
+        """No quantizers: nearest upsampling passes its input's int8 quantization through unchanged."""
+
+        def get_weights_and_quantizers(self, layer):
+            return []
+
+        def get_activations_and_quantizers(self, layer):
+            return []
+
+        def set_quantize_weights(self, layer, quantize_weights):
+            pass
+
+        def set_quantize_activations(self, layer, quantize_activations):
+            pass
+
+        def get_output_quantizers(self, layer):
+            return []
+
+        def get_config(self):
+            return {}
+
+    return PassThrough
+
+
+def _quantize(model):
+    """tfmot's default 8-bit scheme, except UpSampling2D keeps its input's quantization (no requantize op)."""
+    import tensorflow_model_optimization as tfmot
+
+    qk = tfmot.quantization.keras
+    cfg = _noop_config()
+
+    def annotate(layer):
+        if isinstance(layer, tf_keras.layers.UpSampling2D):
+            return qk.quantize_annotate_layer(layer, quantize_config=cfg())
+        return qk.quantize_annotate_layer(layer)
+
+    annotated = tf_keras.models.clone_model(model, clone_function=annotate)
+    annotated.set_weights(model.get_weights())
+    with qk.quantize_scope({"PassThrough": cfg}):
+        return qk.quantize_apply(annotated)
+
+
+def _pin_input_range(qmodel, lo: float, hi: float) -> None:
+    """Fix the QuantizeLayer range of the model input (pixels: exactly [0, 1] -> scale 1/255, zp -128)."""
+    layer = qmodel.layers[1]
+    for v in layer.weights:
+        if v.name.endswith("min:0"):
+            v.assign(lo)
+        elif v.name.endswith("max:0"):
+            v.assign(hi)
+
+
+def qat_level(
+    codec,
+    mcfg: ModelConfig,
+    level: int,
+    data_dir: Path,
+    tile: int,
+    steps: int,
+    lr: float = 1e-5,
+    batch: int = 8,
+    seed: int = 99,
+    progress=None,
+):
+    """-> (encoder, decoder) QAT tf_keras models with a fixed tile, ready for the TFLite converter."""
+    from .export import fold_level
+    from .train import train_dataset
+
+    enc, dec = fold_level(codec, mcfg, None, level)
+    qenc, qdec = _quantize(enc), _quantize(dec)
+    imgs = np.stack(load_folder(data_dir / "train"))
+    ds = iter(train_dataset(imgs, TrainConfig(data_dir=data_dir, batch=batch, crop=tile, seed=seed)))
+    opt = tf_keras.optimizers.Adam(lr)
+    lam = tf.constant(mcfg.lambdas[level], tf.float32)
+    lvl = tf.constant(level)
+    variables = qenc.trainable_variables + qdec.trainable_variables
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            y = qenc(x, training=True)
+            y_hat = y + tf.random.uniform(tf.shape(y), -0.5, 0.5)
+            x_hat = qdec(y_hat, training=True)
+            bpp, mse = rd_terms(x, x_hat, codec.density.likelihood(y_hat, lvl))
+            loss = bpp + lam * mse
+        opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    it = range(steps)
+    for _ in progress(it) if progress else it:
+        step(next(ds))
+    _pin_input_range(qenc, 0.0, 1.0)
+    _pin_input_range(qdec, -128.0, 127.0)
+    fixed = []
+    for q, build in ((qenc, build_encoder), (qdec, build_decoder)):
+        f = _quantize(build(mcfg, tile))
+        f.set_weights(q.get_weights())
+        fixed.append(f)
+    return fixed[0], fixed[1]
