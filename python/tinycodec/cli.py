@@ -216,7 +216,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .bundle import Bundle
-    from .host.session import BenchError, Config, Session, finalize, format_summary
+    from .host.session import BenchError, Config, Session
     from .host.transport import Device
 
     if args.resume:
@@ -242,6 +242,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         )
     bundle = Bundle.load(Path(config.model))
+    stats = None
+    if args.resume and not (args.port or args.boot):  # no device: rebuild results.json / report from the records
+        if not (out / "tiles.jsonl").is_file():
+            raise UserError(f"{out}: no tiles yet; give --port URL or --boot ELF to run them")
+        return _bench_finish(args, out, None)
     with contextlib.ExitStack() as stack:
         urls = list(args.port or [])
         if args.boot:
@@ -286,6 +291,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print(f"interrupted: continue with  tinycodec bench --resume {out} --port ...", file=sys.stderr)
             raise
+    return _bench_finish(args, out, stats)
+
+
+def _bench_finish(args: argparse.Namespace, out: Path, stats: dict | None) -> int:
+    from .host.session import finalize, format_summary
+
     result = finalize(out, stats, baselines=not args.no_baselines, report=not args.no_report)
     print(format_summary(result))
     print(f"wrote {out}/results.json, results.csv, bench.log" + ("" if args.no_report else ", report.html"))
@@ -313,7 +324,12 @@ def _add_bench(sub) -> None:
     p.add_argument("--images", type=Path, default=DEFAULT_DATA / "kodak", help="image folder (default: Kodak)")
     p.add_argument("--limit", type=int, help="only the first N images")
     p.add_argument("--out", type=Path, help="session folder (default: runs/bench/<timestamp>)")
-    p.add_argument("--resume", type=Path, metavar="DIR", help="continue the session in DIR (its images/qualities)")
+    p.add_argument(
+        "--resume",
+        type=Path,
+        metavar="DIR",
+        help="continue the session in DIR (its images/qualities); without --port/--boot: rebuild its report",
+    )
     p.add_argument("--warmup", type=int, default=1, help="warm-up requests before the timed runs (default: 1)")
     p.add_argument("--repeat", type=int, default=3, help="timed runs of each timing tile (default: 3; 0: none)")
     p.add_argument("--timing-tiles", type=int, default=2, help="tiles per quality in the timed runs (default: 2)")

@@ -74,7 +74,8 @@ def latency_png(out: Path) -> str | None:
     for ax, s in zip(axes, STAGES):
         for q in sorted({r["quality"] for r in recs}):
             v = [r[f"{s}_ticks"] * 1e6 / r["tick_hz"] for r in recs if r["quality"] == q]
-            ax.hist(v, bins=30, alpha=0.6, label=f"q{q}")
+            ax.hist(v, bins=min(30, max(1, len(set(v)))), alpha=0.6, label=f"q{q}")
+        ax.ticklabel_format(axis="x", useOffset=False, style="plain")
         ax.set_title(STAGE_NAMES[s], fontsize=10)
         ax.set_xlabel("device time per tile (us)")
         ax.legend(fontsize=7)
