@@ -23,7 +23,7 @@ ELF = .pio/build/$(PIO_ENV)/firmware.elf
 export PLATFORMIO_CORE_DIR := $(CURDIR)/.pio/core
 export TF_USE_LEGACY_KERAS := 1
 
-.PHONY: help setup test demo codegen firmware flash bench train export eval lint format size clean
+.PHONY: help setup test demo codegen firmware flash bench train export eval lint format size clean fuzz
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -74,3 +74,7 @@ format: ## ruff format + clang-format in place
 
 clean: ## remove build outputs (keeps the venv and trained runs)
 	rm -rf .pio/build build firmware/generated firmware/generated_tflm
+
+FUZZ_SECONDS ?= 60
+fuzz: ## libFuzzer/atheris targets (firmware/fuzz/), one at a time, FUZZ_SECONDS each (docs/security.md)
+	firmware/fuzz/run.sh $(FUZZ_SECONDS)

@@ -264,6 +264,11 @@ void tc_app_init(int backend_init_rc) {
 
 void tc_app_feed(uint8_t byte) {
   tc_frame_t f;
+#if TC_RX_TIMEOUT_MS > 0
+  static uint64_t timeout_ticks;
+  if (timeout_ticks == 0u) timeout_ticks = (uint64_t)tc_port_tick_hz() * TC_RX_TIMEOUT_MS / 1000u;
+  tc_frame_rx_expire(&s_rx, tc_port_ticks(), timeout_ticks);
+#endif
   int r = tc_frame_rx_feed(&s_rx, byte, &f);
   if (r == TC_RX_ERROR) {
     tc_app_send_error(f.req_id, f.err, f.err_msg);

@@ -11,4 +11,10 @@
 #define TC_MAX_BODY (16384u + 64u)
 #endif
 
+/* Request timeout: a frame that has started but gets no byte for this long is dropped (the next byte
+ * starts afresh), so a peer that stops mid-frame cannot wedge the receiver. 0 disables. */
+#ifndef TC_RX_TIMEOUT_MS
+#define TC_RX_TIMEOUT_MS 1000u
+#endif
+
 #endif /* TC_CONFIG_H */

@@ -9,7 +9,19 @@ void tc_frame_rx_init(tc_frame_rx_t *rx, uint8_t *buf, size_t cap, uint32_t max_
   rx->max_body = max_body;
   rx->len = 0;
   rx->overflow = 0;
+  rx->last_tick = 0;
   tc_cobs_dec_reset(&rx->dec);
+}
+
+int tc_frame_rx_expire(tc_frame_rx_t *rx, uint64_t now, uint64_t timeout) {
+  const int partial = rx->dec.started || rx->len || rx->overflow;
+  const int stale = partial && timeout != 0u && now - rx->last_tick > timeout;
+  rx->last_tick = now;
+  if (!stale) return 0;
+  rx->len = 0;
+  rx->overflow = 0;
+  tc_cobs_dec_reset(&rx->dec);
+  return 1;
 }
 
 static int rx_error(tc_frame_t *f, uint8_t code, const char *msg, uint16_t req_id) {

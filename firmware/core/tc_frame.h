@@ -25,6 +25,7 @@ typedef struct {
   size_t len;
   uint8_t overflow;
   tc_cobs_dec_t dec;
+  uint64_t last_tick; /* tick of the last byte seen by tc_frame_rx_expire */
 } tc_frame_rx_t;
 
 enum { TC_RX_NONE = 0, TC_RX_PACKET = 1, TC_RX_ERROR = 2 };
@@ -33,6 +34,10 @@ void tc_frame_rx_init(tc_frame_rx_t *rx, uint8_t *buf, size_t cap, uint32_t max_
 /* Feed one wire byte. At a 0x00 delimiter returns TC_RX_PACKET (f filled) or TC_RX_ERROR (f->err,
  * f->err_msg, f->req_id set; req_id 0 when it could not be read); otherwise TC_RX_NONE. */
 int tc_frame_rx_feed(tc_frame_rx_t *rx, uint8_t byte, tc_frame_t *f);
+/* Request timeout: call with the current tick before feeding each byte. If a frame has started and no
+ * byte arrived for more than `timeout` ticks, the partial frame is dropped (silently; returns 1) so a
+ * peer that stops mid-frame cannot glue its garbage to the next request. timeout 0 disables. */
+int tc_frame_rx_expire(tc_frame_rx_t *rx, uint64_t now, uint64_t timeout);
 
 /* Frame transmitter: the body may be given in several pieces (no assembly buffer needed). */
 typedef struct {

@@ -223,6 +223,41 @@ static void test_frame(void) {
   CHECK(feed_all(&rx, g_wire, wn, &f, &ne, &np) == TC_RX_PACKET && f.body_len == 0);
 }
 
+/* request timeout: a partial frame older than the timeout is dropped, a live one is kept */
+static void test_timeout(void) {
+  tc_frame_rx_t rx;
+  tc_frame_t f;
+  tc_frame_rx_init(&rx, g_rxbuf, sizeof g_rxbuf, MAXB);
+  size_t wn = make_frame(TC_T_HELLO, 77, NULL, 0);
+  static uint8_t w[64];
+  memcpy(w, g_wire, wn);
+  uint64_t now = 1000;
+  CHECK(tc_frame_rx_expire(&rx, now, 100) == 0); /* idle: nothing to drop */
+  for (size_t i = 0; i < wn / 2; i++) {          /* half a frame, then silence */
+    CHECK(tc_frame_rx_expire(&rx, now++, 100) == 0);
+    CHECK(tc_frame_rx_feed(&rx, w[i], &f) == TC_RX_NONE);
+  }
+  now += 101;
+  int r = TC_RX_NONE, dropped = 0;
+  for (size_t i = 0; i < wn; i++) { /* a whole good frame after the gap decodes */
+    dropped += tc_frame_rx_expire(&rx, now++, 100);
+    r = tc_frame_rx_feed(&rx, w[i], &f);
+  }
+  CHECK(dropped == 1 && r == TC_RX_PACKET && f.req_id == 77);
+  for (size_t i = 0; i < wn / 2; i++) { /* gaps within the timeout keep the frame */
+    CHECK(tc_frame_rx_expire(&rx, now, 100) == 0);
+    now += 100;
+    tc_frame_rx_feed(&rx, w[i], &f);
+  }
+  for (size_t i = wn / 2; i < wn; i++) {
+    CHECK(tc_frame_rx_expire(&rx, now++, 100) == 0);
+    r = tc_frame_rx_feed(&rx, w[i], &f);
+  }
+  CHECK(r == TC_RX_PACKET && f.req_id == 77);
+  tc_frame_rx_feed(&rx, w[0], &f); /* timeout 0: never drops */
+  CHECK(tc_frame_rx_expire(&rx, now + 1000000, 0) == 0);
+}
+
 int main(void) {
 #ifdef TC_TEST_SEMIHOSTING
   initialise_monitor_handles();
@@ -230,6 +265,7 @@ int main(void) {
   test_crc32();
   test_cobs();
   test_frame();
+  test_timeout();
   printf("%d checks, %d failed\n", g_checks, g_fail);
   fflush(stdout);
   exit(g_fail ? 1 : 0); /* semihosting SYS_EXIT on the board */

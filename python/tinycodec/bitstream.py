@@ -11,6 +11,11 @@ VERSION = 1
 HEADER = struct.Struct("<3sB8sBBHHH")  # magic, version, model id, quality, flags, tile, width, height
 MAX_DIM = 16384
 MAX_TILE_BYTES = 16384
+# Resource bounds of a reader (docs/security.md): a header can claim 16384 x 16384 pixels, but decoding
+# never allocates more than MAX_PIXELS * 3 bytes of image (192 MiB) nor more than MAX_TILES tiles, and a
+# file is never read past the largest size its header allows.
+MAX_PIXELS = 1 << 26  # 67 108 864 = 8192 x 8192
+MAX_TILES = 1 << 16
 
 
 class BitstreamError(Exception):
@@ -40,9 +45,28 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
+def check_limits(header: Header) -> None:
+    """The reader's resource bounds; raises BitstreamError naming the limit."""
+    w, h = header.width, header.height
+    if not (1 <= w <= MAX_DIM and 1 <= h <= MAX_DIM):
+        raise BitstreamError(f"image {w}x{h} exceeds 1..{MAX_DIM}")
+    if w * h > MAX_PIXELS:
+        raise BitstreamError(f"image {w}x{h} exceeds the {MAX_PIXELS}-pixel limit (8192x8192)")
+    rows, cols = header.grid
+    if rows * cols > MAX_TILES:
+        raise BitstreamError(f"{rows * cols} tiles of {header.tile} px exceed the {MAX_TILES}-tile limit")
+
+
+def max_stream_bytes(header: Header) -> int:
+    """The largest valid .tcz for this header: every tile at MAX_TILE_BYTES."""
+    rows, cols = header.grid
+    return HEADER.size + rows * cols * (len(_varint(MAX_TILE_BYTES)) + MAX_TILE_BYTES) + 4
+
+
 def pack(header: Header, tiles: list[bytes]) -> bytes:
-    if not (1 <= header.width <= MAX_DIM and 1 <= header.height <= MAX_DIM):
-        raise BitstreamError(f"image {header.width}x{header.height} exceeds 1..{MAX_DIM}")
+    if header.tile < 1:
+        raise BitstreamError("tile size must be >= 1")
+    check_limits(header)
     rows, cols = header.grid
     if len(tiles) != rows * cols:
         raise BitstreamError("tile count does not match the image size")
@@ -57,8 +81,9 @@ def pack(header: Header, tiles: list[bytes]) -> bytes:
     return bytes(out)
 
 
-def unpack(data: bytes) -> tuple[Header, list[bytes]]:
-    if len(data) < HEADER.size + 4:
+def parse_header(data: bytes) -> Header:
+    """The 20-byte header, checked (magic, version, flags, tile, dimensions, resource limits)."""
+    if len(data) < HEADER.size:
         raise BitstreamError("truncated: shorter than the header")
     magic, version, model_id, quality, flags, tile, width, height = HEADER.unpack_from(data)
     if magic != MAGIC:
@@ -67,12 +92,34 @@ def unpack(data: bytes) -> tuple[Header, list[bytes]]:
         raise BitstreamError(f"format version {version} is not supported (this tinycodec reads {VERSION})")
     if flags != 0 or tile == 0 or not (1 <= width <= MAX_DIM and 1 <= height <= MAX_DIM):
         raise BitstreamError("corrupted header")
+    header = Header(model_id, quality, tile, width, height)
+    check_limits(header)
+    return header
+
+
+def read(path) -> bytes:
+    """Read a .tcz file, refusing (before reading it) one larger than its header allows."""
+    with open(path, "rb") as f:
+        header = parse_header(f.read(HEADER.size))
+        f.seek(0, 2)
+        size = f.tell()
+        if size > max_stream_bytes(header):
+            raise BitstreamError(f"{size} bytes is more than a {header.width}x{header.height} .tcz can hold")
+        f.seek(0)
+        return f.read(size)
+
+
+def unpack(data: bytes) -> tuple[Header, list[bytes]]:
+    if len(data) < HEADER.size + 4:
+        raise BitstreamError("truncated: shorter than the header")
+    header = parse_header(data)
     (crc,) = struct.unpack_from("<I", data, len(data) - 4)
     if zlib.crc32(data[:-4]) != crc:
         raise BitstreamError("corrupted or truncated (CRC mismatch)")
-    header = Header(model_id, quality, tile, width, height)
     rows, cols = header.grid
     pos, end = HEADER.size, len(data) - 4
+    if rows * cols > end - pos:  # every tile takes at least its 1-byte length
+        raise BitstreamError(f"truncated: {rows * cols} tiles cannot fit in {end - pos} bytes")
     tiles = []
     for _ in range(rows * cols):
         n, shift = 0, 0

@@ -83,8 +83,15 @@ class HostCodec:
             )
         if header.tile != self.bundle.tile or header.quality not in self.bundle.tables:
             raise bitstream.BitstreamError("tile size or quality does not match this model")
-        try:
-            tiles = [self.decode_tile(p, header.quality) for p in payloads]
-        except rans.RansError as e:
-            raise bitstream.BitstreamError(str(e)) from None
-        return tiling.join(tiles, header.height, header.width)
+        # one allocation of the padded image (bounded: bitstream.MAX_PIXELS), filled tile by tile
+        t = header.tile
+        rows, cols = header.grid
+        out = np.empty((rows * t, cols * t, 3), np.uint8)
+        for i, p in enumerate(payloads):
+            try:
+                tile = self.decode_tile(p, header.quality)
+            except rans.RansError as e:
+                raise bitstream.BitstreamError(f"tile {i}: {e}") from None
+            r, c = divmod(i, cols)
+            out[r * t : (r + 1) * t, c * t : (c + 1) * t] = tile
+        return out[: header.height, : header.width]
