@@ -8,6 +8,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -200,6 +201,50 @@ def test_two_boards_share_the_tiles(board, elf, images, clean, tmp_path, capsys)
     assert {b["id"] for b in r["boards"]} == {"b0", "b1"} and all(b["tiles"] > 0 for b in r["boards"])
     assert sum(b["tiles"] for b in r["boards"]) == 6
     assert {t["board"] for t in read_jsonl(tmp_path / "timing.jsonl")} == {"b0", "b1"}
+
+
+def test_board_reboot_mid_run_is_detected_and_the_run_continues(elf, images, clean, tmp_path, capsys) -> None:
+    """The board is powered off after two tiles and a fresh one boots behind the same link (the proxy reconnects,
+    like a USB-serial adapter): the boot INFO is seen, the model re-checked, the request in flight re-sent."""
+    a, b = QemuBoard(elf).start(), QemuBoard(elf)
+    try:
+        with FaultProxy(("127.0.0.1", a.port), reconnect=True) as px:
+
+            def power_cycle() -> None:
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline and len(read_jsonl(tmp_path / "tiles.jsonl")) < 2:
+                    time.sleep(0.05)
+                a.close()
+                b.start()
+                px.retarget(("127.0.0.1", b.port))
+
+            t = threading.Thread(target=power_cycle)
+            t.start()
+            code, out, _ = _bench(
+                capsys,
+                "--port",
+                px.url,
+                "--images",
+                str(images),
+                "-q",
+                "2",
+                "--out",
+                str(tmp_path),
+                "--repeat",
+                "0",
+                "--no-report",
+                "--timeout",
+                "5",
+            )
+            t.join()
+    finally:
+        a.close()
+        b.close()
+    assert code == 0, out
+    r = _result(tmp_path)
+    assert strip_timing(r) == strip_timing(_result(clean))
+    assert r["boards"][0]["reboots"] == 1 and r["devices"][0]["reboots"] == 1
+    assert "rebooted" in (tmp_path / "bench.log").read_text()
 
 
 def test_other_model_is_refused(images, tmp_path, capsys) -> None:

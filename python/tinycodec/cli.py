@@ -273,7 +273,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             config.save(out / "config.json")
         handler = logging.FileHandler(out / "bench.log")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(message)s"))
-        logger = logging.getLogger("tinycodec.bench")
+        logger = logging.getLogger("tinycodec")  # the bench's events and the transport's re-sends
         logger.setLevel(logging.DEBUG)
         logger.addHandler(handler)
         stack.callback(logger.removeHandler, handler)
