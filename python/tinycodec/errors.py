@@ -9,12 +9,13 @@ def known_error_message(e: BaseException) -> str | None:
     from .data import DataError
     from .host.bench import BenchError
     from .host.qemu import QemuError
+    from .host.protocol import ProtocolError
     from .host.transport import DeviceError, DeviceTimeout
     from .imageio import ImageError
 
     known: tuple[type[BaseException], ...] = (
         DataError, BundleError, ImageError, BitstreamError, BenchError, QemuError, DeviceError, DeviceTimeout,
-        FileNotFoundError, IsADirectoryError, PermissionError, NotADirectoryError,
+        ProtocolError, FileNotFoundError, IsADirectoryError, PermissionError, NotADirectoryError,
     )
     if isinstance(e, known):
         return str(e).splitlines()[0] if str(e) else e.__class__.__name__

@@ -58,6 +58,9 @@ class DeviceError(Exception):
 
 # errors that mean "the request was damaged on its way in": worth sending again
 _RETRYABLE = {ErrorCode.BAD_CRC, ErrorCode.BAD_FRAMING}
+# Largest frame the host buffers (docs/security.md): 64x the firmware's max_body; a peer that never sends the
+# 0x00 delimiter costs at most this much memory (the rest is dropped and reported as a LengthError).
+MAX_FRAME_BYTES = 1 << 20
 
 
 class Device:
@@ -93,7 +96,7 @@ class Device:
         self.adaptive_timeout = adaptive_timeout
         self.backoff = backoff
         self.stats = {"retries": 0, "garbled": 0, "stale": 0, "timeouts": 0, "device_errors": 0}
-        self._decoder = FrameDecoder()
+        self._decoder = FrameDecoder(max_frame=MAX_FRAME_BYTES)  # an untrusted peer cannot grow it unbounded
         self._queue: list[Packet | FramingError] = []
         # a random first id: replies still in flight for an earlier host process on the same link
         # (a killed run, a resumed bench) do not collide with ours
@@ -144,7 +147,10 @@ class Device:
                 self._queue.extend(self._decoder.feed(chunk))
         item = self._queue.pop(0)
         if isinstance(item, Packet) and item.type == MsgType.INFO and item.req_id == 0:
-            self._note_boot(item)
+            try:
+                self._note_boot(item)
+            except ProtocolError as e:  # a CRC-valid but malformed boot INFO: garbled, not a crash
+                return FramingError(f"malformed boot INFO: {e}")
         return item
 
     def _read_some(self) -> bytes:
