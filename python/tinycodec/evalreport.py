@@ -93,7 +93,12 @@ def render_card(report: dict, plot_name: str) -> str:
         "Every number below comes from that run's JSON report.",
         "",
         f"- model hash: `{m['model_hash']}`",
-        f"- training steps: {m['train_step']}",
+        f"- training steps: {m['train_step']}"
+        + (
+            f" ({m['train_time']['hours']} h on this 2-core CPU, {m['train_time']['images_per_s']} crops/s)"
+            if m.get("train_time") and m["train_time"].get("hours")
+            else ""
+        ),
         f"- tile: {m['tile']}x{m['tile']}, qualities {m['qualities']}, lambdas {m['lambdas']}",
         f"- evaluation wall time: {report['seconds']:.0f} s",
         "",

@@ -107,6 +107,7 @@ def model_info(bundle: Bundle) -> dict:
         "path": str(bundle.path),
         "model_hash": m["model_hash"],
         "train_step": m.get("train_step"),
+        "train_time": m.get("train_time"),
         "tile": bundle.tile,
         "qualities": bundle.qualities,
         "lambdas": m.get("lambdas"),

@@ -154,7 +154,7 @@ def _describe(data: bytes, name: str, role: str, quality: int, params: int, kmac
 def export_bundle(
     run_dir: Path, out_dir: Path, data_dir: Path, ecfg: ExportConfig = ExportConfig(), which: str = "best"
 ) -> dict:
-    from .train import load_codec
+    from .train import load_codec, training_time
 
     codec, mcfg, step = load_codec(run_dir, which)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -200,6 +200,7 @@ def export_bundle(
         "qualities": mcfg.levels,
         "lambdas": list(mcfg.lambdas),
         "train_step": step,
+        "train_time": training_time(run_dir),
         "models": [vars(m) for m in models],
         "latent_agreement": agree,
         "quantization": f"qat ({ecfg.qat_steps} steps per level)" if ecfg.qat_steps else "ptq",

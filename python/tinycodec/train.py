@@ -194,3 +194,22 @@ def load_codec(run_dir: Path, which: str = "best") -> tuple[Codec, ModelConfig, 
     path = str(run_dir / "best" / "ckpt") if which == "best" else tf.train.latest_checkpoint(str(run_dir / "ckpt"))
     tf.train.Checkpoint(codec=codec, step=step).read(path).expect_partial()
     return codec, mcfg, int(step.numpy())
+
+
+def training_time(run_dir: Path) -> dict:
+    """Total CPU-session wall hours and mean images/s over all (resumed) segments of a run's log.csv."""
+    hours, last, ips = 0.0, 0.0, []
+    path = run_dir / "log.csv"
+    if not path.exists():
+        return {"hours": None, "images_per_s": None}
+    with open(path) as fh:
+        for row in csv.DictReader(fh):
+            if row["kind"] != "train":
+                continue
+            wall = float(row["wall_s"])
+            if wall < last:  # a resumed segment restarts its clock
+                hours += last / 3600
+            last = wall
+            ips.append(float(row["images_per_s"]))
+    hours += last / 3600
+    return {"hours": round(hours, 2), "images_per_s": round(float(np.mean(ips)), 1) if ips else None}
