@@ -288,6 +288,12 @@ def render(result: dict, out: Path, sess: Session) -> str:
         parts.append(_img(tp, "time split"))
     t = result["time"]
     parts.append("<p class='note'>" + html.escape(t["note"]) + "</p>")
+    if t.get("link_kB_per_s"):
+        parts.append(
+            f"<p>Link: {t['frame_bytes_host_to_device'] / 1e6:.2f} MB host to device, "
+            f"{t['frame_bytes_device_to_host'] / 1e6:.2f} MB device to host (frames), "
+            f"{t['link_kB_per_s']:.1f} kB/s over the link time.</p>"
+        )
     if t.get("tiles_per_s"):
         parts.append(
             f"<p>This run: {t['this_run_tiles']} tiles in {t['this_run_wall_s']:.1f} s = {t['tiles_per_s']:.2f} "

@@ -489,6 +489,10 @@ def finalize(out: Path, run_stats: dict | None = None, baselines: bool = True, r
                     "device_ms": {s: lat[s]["per_tile_us"]["mean"] * len(got) / 1000 for s in (*STAGES, "total")},
                     "boards": sorted({r["board"] for r in got}),
                     "retries": sum(r["retries"] for r in got),
+                    "request_wall_s": sum(r["encode_wall_s"] + r["decode_wall_s"] for r in got),
+                    "device_s": sum(_device(r) for r in got),
+                    "link_s": sum(_link(r) for r in got),
+                    "host_s": sum(r["host_s"] for r in got),
                 }
             )
     n_exp = len(work)
@@ -571,6 +575,12 @@ def finalize(out: Path, run_stats: dict | None = None, baselines: bool = True, r
         "minus device time (UART transfer both ways, QEMU scheduling, framing, retries); host = HostCodec reference "
         "in a worker thread, overlapped with the device; host_wait = the part not hidden behind the device",
     }
+    tb = bundle.tile * bundle.tile * 3
+    up = sum(_frame(4 + tb) + _frame(4 + r["payload_bytes"]) for r in all_recs)  # ENCODE + DECODE requests
+    down = sum(_frame(16 + r["payload_bytes"]) + _frame(16 + tb) for r in all_recs)  # their replies
+    time_split["frame_bytes_host_to_device"] = up
+    time_split["frame_bytes_device_to_host"] = down
+    time_split["link_kB_per_s"] = (up + down) / 1000 / time_split["link_s"] if n and time_split["link_s"] > 0 else None
     sec_per_tile = time_split["request_wall_s"] / n / boards_used if n else None
     time_split["kodak_eta_s_one_board"] = 24 * 96 * len(config.qualities) * sec_per_tile * boards_used if n else None
     result = {
@@ -610,6 +620,12 @@ def finalize(out: Path, run_stats: dict | None = None, baselines: bool = True, r
 
         write_report(out, result, sess)
     return result
+
+
+def _frame(body: int) -> int:
+    """Wire bytes of one frame with `body` bytes: 0x00 prefix + COBS(header 8 + body + CRC 4) + delimiter."""
+    n = 8 + body + 4
+    return 1 + n + n // 254 + 1 + 1
 
 
 def _device(r: dict) -> float:
@@ -697,7 +713,7 @@ def _write_csv(path: Path, images: list[dict]) -> None:
     import csv
 
     cols = ["quality", "image", "width", "height", "tiles", "tcz_bytes", "payload_bytes", "bpp", "psnr", "ssim"]
-    cols += ["encode_mismatches", "decode_mismatches", "retries"]
+    cols += ["encode_mismatches", "decode_mismatches", "retries", "request_wall_s", "device_s", "link_s", "host_s"]
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(cols + [f"device_ms_{s}" for s in (*STAGES, "total")] + ["boards"])
@@ -719,7 +735,7 @@ def strip_timing(result: dict) -> dict:
         q.pop("latency", None)
         q.pop("timed", None)
     for i in r.get("images", []):
-        for k in ("retries", "boards", "device_ms"):
+        for k in ("retries", "boards", "device_ms", "request_wall_s", "device_s", "link_s", "host_s"):
             i.pop(k, None)
     return r
 
@@ -753,7 +769,7 @@ def format_summary(r: dict) -> str:
         lines.append(
             f"per tile: request wall {pt['request_wall']:.0f} ms = device {pt['device']:.0f} ms + link "
             f"{pt['link']:.0f} ms; host reference {pt['host']:.0f} ms "
-            f"(not overlapped {pt['host_not_overlapped']:.0f} ms)"
+            f"(not overlapped {pt['host_not_overlapped']:.0f} ms); link {t['link_kB_per_s']:.1f} kB/s both ways"
         )
     if t.get("tiles_per_s"):
         lines.append(
