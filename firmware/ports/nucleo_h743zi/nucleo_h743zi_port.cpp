@@ -31,6 +31,7 @@ extern "C" void tc_port_putc(uint8_t c) { Serial.write(c); }
 extern "C" uint8_t tc_port_getc(void) {
   int c;
   while ((c = Serial.read()) < 0) {
+    (void)tc_port_ticks(); /* keep the 64-bit extension exact across long idle gaps (request timeout) */
   }
   return (uint8_t)c;
 }
