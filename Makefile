@@ -7,7 +7,7 @@ PIO := $(VENV)/bin/pio
 BOARD ?= qemu
 MODEL ?= models/tc-small
 QUALITY ?= 2
-TILES ?= 8
+IMAGES ?= 1
 PORT ?=
 PYTEST_ARGS ?=
 
@@ -27,7 +27,7 @@ export TF_USE_LEGACY_KERAS := 1
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
-	@echo "  variables: BOARD=$(BOARD) MODEL=$(MODEL) QUALITY=$(QUALITY) TILES=$(TILES) PORT=socket://..."
+	@echo "  variables: BOARD=$(BOARD) MODEL=$(MODEL) QUALITY=$(QUALITY) IMAGES=$(IMAGES) PORT=socket://..."
 
 setup: ## install Debian packages (Arm GCC, QEMU) and the Python venv (idempotent)
 	@scripts/setup.sh
@@ -35,8 +35,8 @@ setup: ## install Debian packages (Arm GCC, QEMU) and the Python venv (idempoten
 test: setup ## run the whole test suite (Python, C under sanitizers, firmware on QEMU)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-demo: setup firmware ## the main job: build the firmware, boot the emulated board, bench a few Kodak tiles
-	$(TC) bench --boot $(ELF) --board $(BOARD) --model $(MODEL) --quality $(QUALITY) --tiles $(TILES) --out runs/demo
+demo: setup firmware ## the main job: build the firmware, boot the emulated board, bench the first Kodak image
+	$(TC) bench --boot $(ELF) --board $(BOARD) --model $(MODEL) --quality $(QUALITY) --limit $(IMAGES)
 
 codegen: ## generate the firmware's model C from $(MODEL) into firmware/generated/
 	$(TC) codegen --manifest $(MODEL) --out firmware/generated
@@ -50,7 +50,7 @@ flash: firmware ## deploy to $(BOARD) (qemu: boot it, print its serial URL; real
 
 bench: ## run the host benchmark against PORT (e.g. PORT=socket://127.0.0.1:4321 after make flash)
 	@test -n "$(PORT)" || { echo "make bench: set PORT=<pyserial URL>, e.g. the one 'make flash' printed"; exit 2; }
-	$(TC) bench --port $(PORT) --model $(MODEL) --quality $(QUALITY) --tiles $(TILES) --out runs/bench
+	$(TC) bench --port $(PORT) --model $(MODEL) --quality $(QUALITY) --limit $(IMAGES)
 
 train: setup ## train (or resume) the codec in runs/tc-small
 	$(TC) train --resume

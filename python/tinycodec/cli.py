@@ -232,6 +232,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         except Exception as e:  # DataError: missing folder, bad checksum
             raise UserError(str(e)) from None
         out = args.out or REPO_ROOT / "runs" / "bench" / time.strftime("%Y%m%d-%H%M%S")
+        if (out / "tiles.jsonl").exists():
+            raise UserError(f"{out} already holds a bench session: --resume {out} to continue it, or another --out")
         config = Config(
             images=[str(p) for p in ds.images],
             qualities=list(dict.fromkeys(args.quality or [2])),
