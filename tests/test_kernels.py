@@ -67,6 +67,41 @@ SPECS: tuple[Spec, ...] = (
     Spec("leaky_input", (5, 5, 3), (L("leaky", alpha=0.1),)),
     CODEC_LIKE,
 )
+# Conv chains the cost model runs row-banded (patch-wise, ring buffers): 3x3 / 5x5, stride 1 / 2, SAME
+# padding at the top and bottom edges (odd and even pads), VALID, odd heights, 2 and 3 convs deep.
+BANDED: tuple[Spec, ...] = (
+    Spec(
+        "band_k3s1_k3s2_odd",
+        (13, 9, 3),
+        (L("conv", filters=8, kernel=3, activation="relu"), L("conv", filters=6, kernel=3, strides=2)),
+    ),
+    Spec(
+        "band_k5s2_k3s2_k3s1",
+        (17, 11, 3),
+        (
+            L("conv", filters=8, kernel=5, strides=2),
+            L("conv", filters=8, kernel=3, strides=2, activation="relu"),
+            L("conv", filters=5, kernel=3),
+        ),
+    ),
+    Spec("band_k5s1_k3s1_odd", (15, 7, 4), (L("conv", filters=6, kernel=5), L("conv", filters=4, kernel=3))),
+    Spec(
+        "band_k3s2_k5s2_even",
+        (20, 10, 3),
+        (L("conv", filters=8, kernel=3, strides=2), L("conv", filters=8, kernel=5, strides=2, activation="relu6")),
+    ),
+    Spec(
+        "band_k3valid_k3s2",
+        (14, 8, 3),
+        (L("conv", filters=8, kernel=3, padding="valid"), L("conv", filters=4, kernel=3, strides=2)),
+    ),
+    Spec(
+        "band_k5s1_k5s2_odd",
+        (21, 5, 2),
+        (L("conv", filters=12, kernel=5, activation="relu"), L("conv", filters=3, kernel=5, strides=2)),
+    ),
+)
+SPECS = SPECS + BANDED
 N_INPUTS = 3
 # fused build, .tflite bytes, gen dir, unfused, fused with the ARM fast path's im2col + blocking in plain C
 Host = tuple[HostModel, dict[str, bytes], Path, HostModel, HostModel]
@@ -98,6 +133,33 @@ def test_bit_exact(host: Host, spec: Spec) -> None:
     idx = [s.name for s in SPECS].index(spec.name)
     for seed in range(N_INPUTS):
         _check(host, idx, host[1][spec.name], spec.input_shape, seed)
+
+
+def test_banded_chains_are_banded(host: Host) -> None:
+    """The cost model bands every BANDED chain (and the codec-like model) and lowers their peak."""
+    from tinycodec.codegen.generate import build_units, load_sources
+    from tinycodec.codegen.planner import check_plan
+
+    specs = (*BANDED, CODEC_LIKE)
+    banded = build_units(load_sources([model_file(s) for s in specs]))
+    plain = build_units(load_sources([model_file(s) for s in specs]), band=False)
+    for u, v in zip(banded, plain):
+        assert any(s.band for s in u.steps), u.name
+        assert u.plan.arena_bytes < v.plan.arena_bytes, u.name
+        check_plan(u.plan, u.steps)
+
+
+def test_banded_portable_loop(host: Host) -> None:
+    """The reference loop (-D TC_CONV_PORTABLE_ONLY) on ring buffers and row ranges, bit-exact too."""
+    _, models, gen_dir, _, _ = host
+    portable = HostModel(gen_dir, defines=("TC_CONV_PORTABLE_ONLY",))
+    names = [s.name for s in SPECS]
+    for spec in (*BANDED, CODEC_LIKE):
+        for seed in range(2):
+            x = random_input((1, *spec.input_shape), seed)
+            ref = run_litert_ref(models[spec.name], x)
+            got = portable.run(names.index(spec.name), x).reshape(ref.shape)
+            np.testing.assert_array_equal(got, ref, err_msg=spec.name)
 
 
 def test_extreme_inputs(host: Host) -> None:

@@ -36,6 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not fold RESIZE_NEAREST_NEIGHBOR into the following CONV_2D",
     )
+    parser.add_argument(
+        "--no-band",
+        action="store_true",
+        help="no patch-wise (row-banded) execution of conv chains (by default applied where it lowers the memory peak)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,7 +57,12 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None:
         args.out = "firmware/generated"
     try:
-        report = generate(args.manifest if args.manifest else args.tflite, args.out, fuse=not args.no_fuse)
+        report = generate(
+            args.manifest if args.manifest else args.tflite,
+            args.out,
+            fuse=not args.no_fuse,
+            band=not getattr(args, "no_band", False),
+        )
     except CodegenError as e:
         print(f"codegen: error: {e}", file=sys.stderr)
         return 2

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .ops import ConstArray, Step
+from .ops import ConstArray, Step, leaf_steps
 from .planner import MemoryPlan
 from .reader import Graph
 
@@ -79,7 +79,7 @@ def dedupe_arrays(units: tuple[ModelUnit, ...]) -> ArrayTable:
     users: dict[str, set[int]] = {}
     sizes: dict[str, tuple[str, int]] = {}
     for u in units:
-        for st in u.steps:
+        for st in leaf_steps(u.steps):
             for a in st.arrays:
                 key = a.ctype.encode() + b"\0" + np.ascontiguousarray(a.values).tobytes()
                 sym = by_content.get(key)
@@ -116,7 +116,7 @@ def emit_model_c(u: ModelUnit, table: ArrayTable) -> str:
     for t in const_inputs:
         arr = ConstArray(f"t{t}", "int8_t", g.tensors[t].array().reshape(-1))
         out.append(f"/* constant tensor {t} '{g.tensors[t].name}' */\n" + _array(f"tc_{u.ident}_t{t}", arr))
-    for s in u.steps:
+    for s in leaf_steps(u.steps):
         pre = f"tc_{u.ident}_op{s.op_index}"
         out.append(f"/* op #{s.op_index} {s.op} */\n")
         for a in s.arrays:
@@ -146,6 +146,8 @@ def emit_model_c(u: ModelUnit, table: ArrayTable) -> str:
         body.append(f"  /* op #{s.op_index} {s.op} -> tensor {s.output} '{o.name}' {list(o.shape)} */")
         if s.call == "unary":
             body.append(f"  {s.kernel}(&{pre}, {ref(s.inputs[0])}, {ref(s.output)});")
+        elif s.call == "band":
+            body += _band_body(u, s, ref)
         elif s.call == "binary":
             body.append(f"  {s.kernel}(&{pre}, {ref(s.inputs[0])}, {ref(s.inputs[1])}, {ref(s.output)});")
         else:
@@ -164,7 +166,30 @@ def emit_model_c(u: ModelUnit, table: ArrayTable) -> str:
 
 def scratch_bytes(units: tuple[ModelUnit, ...]) -> int:
     """Kernel scratch shared by all steps of all models (max over steps; 0 if no step needs any)."""
-    return max((s.scratch for u in units for s in u.steps), default=0)
+    return max((s.scratch for u in units for s in leaf_steps(u.steps)), default=0)
+
+
+def _band_body(u: ModelUnit, s: Step, ref) -> list[str]:  # noqa: ANN001
+    """A row-banded conv chain: a table of (member, first row, end row) calls of tc_conv_rows."""
+    n = len(s.band)
+    rings = ", ".join(f"tensor {t} as a {r}-row ring ({r * rb} B)" for t, r, rb in s.rings)
+    sched = ", ".join(f"{{{k}, {a}, {b}}}" for k, a, b in s.schedule)
+    stages = ", ".join(f"&tc_{u.ident}_op{m.op_index}" for m in s.band)
+    src = ", ".join(ref(m.inputs[0]) for m in s.band)
+    dst = ", ".join(ref(m.output) for m in s.band)
+    return [
+        f"  /* row-banded (patch-wise): ops {', '.join('#' + str(m.op_index) for m in s.band)}; {rings} */",
+        "  {",
+        f"    static const int16_t sched[{len(s.schedule)}][3] = {{{sched}}};",
+        f"    static const tc_conv_params_t *const stage[{n}] = {{{stages}}};",
+        f"    const int8_t *const src[{n}] = {{{src}}};",
+        f"    int8_t *const dst[{n}] = {{{dst}}};",
+        f"    for (int32_t i = 0; i < {len(s.schedule)}; ++i) {{",
+        "      const int32_t k = sched[i][0];",
+        "      tc_conv_rows(stage[k], src[k], dst[k], sched[i][1], sched[i][2]);",
+        "    }",
+        "  }",
+    ]
 
 
 def emit_internal_h(units: tuple[ModelUnit, ...], table: ArrayTable) -> str:

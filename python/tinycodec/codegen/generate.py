@@ -19,8 +19,8 @@ from .emit import (
     scratch_bytes,
 )
 from .errors import CodegenError
-from .ops import fuse_resize_conv, lower_graph
-from .planner import plan_memory
+from .ops import fuse_resize_conv, leaf_steps, lower_graph
+from .planner import band_steps, plan_memory
 from .reader import read_tflite
 
 
@@ -40,6 +40,8 @@ class ModelReport:
     ops: tuple[str, ...]
     input_shape: tuple[int, ...]
     output_shape: tuple[int, ...]
+    unbanded_arena_bytes: int = 0  # the plan's peak without patch-wise (row-banded) execution
+    bands: tuple[str, ...] = ()  # banded chains, e.g. "ops #0,#1 (ring t9 3x1536 B)"
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,9 @@ class GenReport:
             f"constants {self.weight_bytes} B, hash {self.model_hash[:16]}..."
         ]
         for m in self.models:
+            banded = f" (unbanded {m.unbanded_arena_bytes} B; banded {'; '.join(m.bands)})" if m.bands else ""
             lines.append(
-                f"  {m.name}: {len(m.ops)} ops, {m.macs} MACs, arena {m.arena_bytes} B, "
+                f"  {m.name}: {len(m.ops)} ops, {m.macs} MACs, arena {m.arena_bytes} B{banded}, "
                 f"constants {m.weight_bytes} B, {list(m.input_shape)} -> {list(m.output_shape)}"
             )
         return "\n".join(lines)
@@ -118,7 +121,7 @@ def model_hash(sources: Sequence[ModelSource]) -> bytes:
     return h.digest()
 
 
-def build_units(sources: Sequence[ModelSource], fuse: bool = True) -> tuple[ModelUnit, ...]:
+def build_units(sources: Sequence[ModelSource], fuse: bool = True, band: bool = True) -> tuple[ModelUnit, ...]:
     units = []
     taken: set[str] = set()
     names = [s.name for s in sources]
@@ -129,6 +132,8 @@ def build_units(sources: Sequence[ModelSource], fuse: bool = True) -> tuple[Mode
         steps = lower_graph(g)
         if fuse:
             steps = fuse_resize_conv(g, steps)
+        if band:
+            steps = band_steps(g, steps)
         plan = plan_memory(g, steps)
         units.append(
             ModelUnit(i, s.name, c_ident(s.name, taken), s.file, hashlib.sha256(s.data).hexdigest(), g, steps, plan)
@@ -136,9 +141,11 @@ def build_units(sources: Sequence[ModelSource], fuse: bool = True) -> tuple[Mode
     return tuple(units)
 
 
-def render(sources: Sequence[ModelSource], fuse: bool = True) -> tuple[dict[str, str], tuple[ModelUnit, ...]]:
+def render(
+    sources: Sequence[ModelSource], fuse: bool = True, band: bool = True
+) -> tuple[dict[str, str], tuple[ModelUnit, ...]]:
     """File name -> text for all generated files."""
-    units = build_units(sources, fuse)
+    units = build_units(sources, fuse, band)
     table = dedupe_arrays(units)
     arena = max(u.plan.arena_bytes for u in units)
     files = {
@@ -152,11 +159,15 @@ def render(sources: Sequence[ModelSource], fuse: bool = True) -> tuple[dict[str,
 
 
 def generate(
-    src: str | Path | Sequence[str | Path], out_dir: str | Path = "firmware/generated", fuse: bool = True
+    src: str | Path | Sequence[str | Path],
+    out_dir: str | Path = "firmware/generated",
+    fuse: bool = True,
+    band: bool = True,
 ) -> GenReport:
-    """Generate C for the models; `fuse` folds RESIZE_NEAREST_NEIGHBOR into the CONV_2D that reads it."""
+    """Generate C for the models; `fuse` folds RESIZE_NEAREST_NEIGHBOR into the CONV_2D that reads it,
+    `band` runs conv chains row by row through ring buffers where that lowers the memory peak."""
     sources = load_sources(src)
-    files, units = render(sources, fuse)
+    files, units = render(sources, fuse, band)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("tc_model_*"):
@@ -170,7 +181,7 @@ def generate(
     for u in units:
         ti, to = u.graph.tensors[u.graph.inputs[0]], u.graph.tensors[u.graph.outputs[0]]
         const_inputs = {t for s in u.steps for t in s.inputs if u.graph.tensors[t].is_const}
-        wbytes = sum(a.nbytes for s in u.steps for a in s.arrays)
+        wbytes = sum(a.nbytes for s in leaf_steps(u.steps) for a in s.arrays)
         wbytes += sum(u.graph.tensors[t].numel for t in const_inputs)
         reports.append(
             ModelReport(
@@ -178,9 +189,16 @@ def generate(
                 u.plan.arena_bytes,
                 wbytes,
                 sum(s.macs for s in u.steps),
-                tuple(s.op for s in u.steps),
+                tuple(s.op for s in leaf_steps(u.steps)),
                 ti.shape,
                 to.shape,
+                plan_memory(u.graph, leaf_steps(u.steps)).arena_bytes,
+                tuple(
+                    f"ops {','.join('#' + str(m.op_index) for m in s.band)} "
+                    f"(rings {', '.join(f't{t} {r}x{rb} B' for t, r, rb in s.rings)})"
+                    for s in u.steps
+                    if s.band
+                ),
             )
         )
     return GenReport(

@@ -56,6 +56,15 @@ class Step:
     macs: int
     elementwise: bool  # output may share memory with an input that dies at this step
     scratch: int = 0  # bytes of the shared kernel scratch buffer this step needs (im2col of the fast paths)
+    # Row-banded (patch-wise) chain of convs (planner.band_steps); empty for an ordinary step.
+    band: tuple[Step, ...] = ()  # member steps, in order; member k reads member k-1's output
+    schedule: tuple[tuple[int, int, int], ...] = ()  # (member, first output row, end row) calls, in order
+    rings: tuple[tuple[int, int, int], ...] = ()  # (tensor, ring rows, row bytes) per intermediate tensor
+
+
+def leaf_steps(steps: tuple[Step, ...]) -> tuple[Step, ...]:
+    """Kernel-level steps: the members of banded chains in place of the chain."""
+    return tuple(m for s in steps for m in (s.band or (s,)))
 
 
 class _Ctx:

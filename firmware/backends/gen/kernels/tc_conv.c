@@ -4,15 +4,21 @@
 #include "tc_kernels.h"
 
 void tc_conv2d_s8(const tc_conv_params_t *p, const int8_t *in, int8_t *out) {
-  if (tc_conv2d_s8_fast(p, in, out)) {
+  tc_conv_rows(p, in, out, 0, p->out_h);
+}
+
+void tc_conv_rows(const tc_conv_params_t *p, const int8_t *in, int8_t *out, int32_t oy_begin,
+                  int32_t oy_end) {
+  if (tc_conv_rows_fast(p, in, out, oy_begin, oy_end)) {
     return;
   }
   const int32_t in_c = p->in_c;
-  for (int32_t oy = 0; oy < p->out_h; ++oy) {
+  for (int32_t oy = oy_begin; oy < oy_end; ++oy) {
     const int32_t in_y0 = oy * p->stride_h - p->pad_h;
+    const int32_t row = p->out_ring_h > 0 ? oy % p->out_ring_h : oy;
     for (int32_t ox = 0; ox < p->out_w; ++ox) {
       const int32_t in_x0 = ox * p->stride_w - p->pad_w;
-      int8_t *out_px = out + ((int64_t)oy * p->out_w + ox) * p->out_c;
+      int8_t *out_px = out + ((int64_t)row * p->out_w + ox) * p->out_c;
       for (int32_t oc = 0; oc < p->out_c; ++oc) {
         const int8_t *w_oc = p->weights + (int64_t)oc * p->k_h * p->k_w * in_c;
         int32_t acc = 0;
@@ -21,7 +27,10 @@ void tc_conv2d_s8(const tc_conv_params_t *p, const int8_t *in, int8_t *out) {
           if (iy < 0 || iy >= p->in_h) {
             continue;
           }
-          const int32_t sy = p->y_map != 0 ? (int32_t)p->y_map[iy] : iy;
+          int32_t sy = p->y_map != 0 ? (int32_t)p->y_map[iy] : iy;
+          if (p->in_ring_h > 0) {
+            sy %= p->in_ring_h;
+          }
           for (int32_t kx = 0; kx < p->k_w; ++kx) {
             const int32_t ix = in_x0 + p->dil_w * kx;
             if (ix < 0 || ix >= p->in_w) {

@@ -74,8 +74,17 @@ static inline const int8_t *src_row(const tc_conv_params_t *p, const int8_t *in,
   if (iy < 0 || iy >= p->in_h) {
     return 0;
   }
-  const int32_t sy = p->y_map != 0 ? (int32_t)p->y_map[iy] : iy;
+  int32_t sy = p->y_map != 0 ? (int32_t)p->y_map[iy] : iy;
+  if (p->in_ring_h > 0) {
+    sy %= p->in_ring_h;
+  }
   return in + (int64_t)sy * p->src_w * p->in_c;
+}
+
+/* Output pixel (oy, ox), through the output ring if any. */
+static inline int8_t *out_px(const tc_conv_params_t *p, int8_t *out, int32_t oy, int32_t ox) {
+  const int32_t row = p->out_ring_h > 0 ? oy % p->out_ring_h : oy;
+  return out + ((int64_t)row * p->out_w + ox) * p->out_c;
 }
 
 #if defined(TC_CONV_MVE)
@@ -131,22 +140,23 @@ static void im2col_s8(const tc_conv_params_t *p, const int8_t *in, int32_t oy, i
   fill_run(dst + p->k_h * run, 0, k16 - p->k_h * run);
 }
 
-static void conv_mve(const tc_conv_params_t *p, const int8_t *in, int8_t *out) {
+static void conv_mve(const tc_conv_params_t *p, const int8_t *in, int8_t *out, int32_t oy0, int32_t oy1) {
   const int32_t K = p->k_h * p->k_w * p->in_c, k16 = (K + 15) & ~15, out_c = p->out_c;
-  const int32_t n_px = p->out_h * p->out_w;
+  const int32_t n_px = (oy1 - oy0) * p->out_w;
   int8_t *const b0 = p->scratch, *const b1 = p->scratch + k16;
   const int32_t full = K & ~15;
   const mve_pred16_t tail = vctp8q((uint32_t)(K - full));
-  int32_t oy = 0, ox = 0;
+  int32_t oy = oy0, ox = 0;
   for (int32_t n = 0; n < n_px; n += 2) {
     const int two = n + 1 < n_px;
-    int8_t *o0 = out + (int64_t)n * out_c, *o1 = o0 + out_c;
+    int8_t *o0 = out_px(p, out, oy, ox), *o1 = o0;
     im2col_s8(p, in, oy, ox, b0, k16);
     if (++ox == p->out_w) {
       ox = 0;
       ++oy;
     }
     if (two) {
+      o1 = out_px(p, out, oy, ox);
       im2col_s8(p, in, oy, ox, b1, k16);
       if (++ox == p->out_w) {
         ox = 0;
@@ -207,12 +217,13 @@ static void conv_mve(const tc_conv_params_t *p, const int8_t *in, int8_t *out) {
   }
 }
 
-int tc_conv2d_s8_fast(const tc_conv_params_t *p, const int8_t *in, int8_t *out) {
+int tc_conv_rows_fast(const tc_conv_params_t *p, const int8_t *in, int8_t *out, int32_t oy_begin,
+                      int32_t oy_end) {
   const int32_t K = p->k_h * p->k_w * p->in_c;
   if (p->scratch == 0 || p->bias_fold == 0 || p->scratch_bytes < 2 * ((K + 15) & ~15)) {
     return 0;
   }
-  conv_mve(p, in, out);
+  conv_mve(p, in, out, oy_begin, oy_end);
   return 1;
 }
 
@@ -364,15 +375,18 @@ static inline uint32_t rd_tail(const int8_t *w, int32_t r) {
     }                            \
   } while (0)
 
-static void conv_blocked(const tc_conv_params_t *p, const int8_t *in, int8_t *out) {
+static void conv_blocked(const tc_conv_params_t *p, const int8_t *in, int8_t *out, int32_t oy0, int32_t oy1) {
   const int32_t K = p->k_h * p->k_w * p->in_c, k4 = (K + 3) & ~3, out_c = p->out_c;
-  const int32_t n_px = p->out_h * p->out_w, groups = K >> 2, rem = K & 3;
+  const int32_t n_px = (oy1 - oy0) * p->out_w, groups = K >> 2, rem = K & 3;
   int16_t *const buf = (int16_t *)(void *)p->scratch;
-  int32_t oy = 0, ox = 0;
+  int32_t oy = oy0, ox = 0;
   for (int32_t n = 0; n < n_px; n += NPX) {
     const int32_t cnt = n_px - n < NPX ? n_px - n : NPX;
+    int8_t *const o = out_px(p, out, oy, ox);
+    int8_t *opx[NPX];
     for (int32_t q = 0; q < NPX; ++q) {
       if (q < cnt) {
+        opx[q] = out_px(p, out, oy, ox);
         im2col_s16(p, in, oy, ox, buf + 4 * q, k4);
         if (++ox == p->out_w) {
           ox = 0;
@@ -382,7 +396,8 @@ static void conv_blocked(const tc_conv_params_t *p, const int8_t *in, int8_t *ou
         zero_run(buf + 4 * q, 0, k4);
       }
     }
-    int8_t *o = out + (int64_t)n * out_c;
+    /* the pixels are contiguous unless the block wraps around the output ring */
+    const int contiguous = opx[cnt - 1] == o + (int64_t)(cnt - 1) * out_c;
     const int8_t *w = p->weights;
     for (int32_t oc = 0; oc < out_c; ++oc) {
       const int32_t *b = (const int32_t *)(const void *)buf;
@@ -408,42 +423,50 @@ static void conv_blocked(const tc_conv_params_t *p, const int8_t *in, int8_t *ou
       }
       const int32_t bias = p->bias != 0 ? p->bias[oc] : 0;
       const rq_t r = rq_load(p, oc);
-      if (cnt == NPX && r.mult != INT32_MIN) {
+      if (cnt == NPX && contiguous && r.mult != INT32_MIN) {
         o[oc] = rq_apply(&r, a0 + bias);
         o[out_c + oc] = rq_apply(&r, a1 + bias);
         o[2 * out_c + oc] = rq_apply(&r, a2 + bias);
         o[3 * out_c + oc] = rq_apply(&r, a3 + bias);
         continue;
       }
-      o[oc] = requant(p, &r, a0 + bias, oc);
+      opx[0][oc] = requant(p, &r, a0 + bias, oc);
       if (cnt > 1) {
-        o[out_c + oc] = requant(p, &r, a1 + bias, oc);
+        opx[1][oc] = requant(p, &r, a1 + bias, oc);
       }
       if (cnt > 2) {
-        o[2 * out_c + oc] = requant(p, &r, a2 + bias, oc);
+        opx[2][oc] = requant(p, &r, a2 + bias, oc);
       }
       if (cnt > 3) {
-        o[3 * out_c + oc] = requant(p, &r, a3 + bias, oc);
+        opx[3][oc] = requant(p, &r, a3 + bias, oc);
       }
     }
   }
 }
 
-int tc_conv2d_s8_fast(const tc_conv_params_t *p, const int8_t *in, int8_t *out) {
+int tc_conv_rows_fast(const tc_conv_params_t *p, const int8_t *in, int8_t *out, int32_t oy_begin,
+                      int32_t oy_end) {
   const int32_t K = p->k_h * p->k_w * p->in_c;
   if (p->scratch == 0 || p->scratch_bytes < NPX * 2 * ((K + 3) & ~3)) {
     return 0;
   }
-  conv_blocked(p, in, out);
+  conv_blocked(p, in, out, oy_begin, oy_end);
   return 1;
 }
 #endif
 
 #else /* portable build: no fast path */
-int tc_conv2d_s8_fast(const tc_conv_params_t *p, const int8_t *in, int8_t *out) {
+int tc_conv_rows_fast(const tc_conv_params_t *p, const int8_t *in, int8_t *out, int32_t oy_begin,
+                      int32_t oy_end) {
   (void)p;
   (void)in;
   (void)out;
+  (void)oy_begin;
+  (void)oy_end;
   return 0;
 }
 #endif
+
+int tc_conv2d_s8_fast(const tc_conv_params_t *p, const int8_t *in, int8_t *out) {
+  return tc_conv_rows_fast(p, in, out, 0, p->out_h);
+}

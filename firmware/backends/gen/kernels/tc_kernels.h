@@ -32,6 +32,9 @@ typedef struct {
   const int32_t *bias_fold; /* [out_c] bias + in_offset * sum(weights[oc]) (MVE path), or NULL */
   int8_t *scratch;          /* im2col scratch, TC_CONV_SCRATCH_BYTES(k_h * k_w * in_c) bytes, or NULL */
   int32_t scratch_bytes;    /* size of scratch */
+  /* Row-banded execution (codegen's patch-wise schedule; 0 = a plain full tensor): */
+  int32_t in_ring_h;  /* input is a ring of this many source rows: source row r lives at row r % in_ring_h */
+  int32_t out_ring_h; /* output is a ring of this many rows: output row oy is stored at row oy % out_ring_h */
 } tc_conv_params_t;
 
 /* Scratch needed by the fast paths for a reduction depth k = k_h * k_w * in_c (DSP: 4 output pixels x
@@ -39,10 +42,18 @@ typedef struct {
  * buffer (the max over all convs of all models). */
 #define TC_CONV_SCRATCH_BYTES(k) (8 * (((k) + 3) / 4 * 4))
 
+/* All output rows: tc_conv_rows(p, in, out, 0, p->out_h). */
 void tc_conv2d_s8(const tc_conv_params_t *p, const int8_t *in, int8_t *out);
-/* The target's fast path (MVE, DSP, or the host's TC_CONV_GENERIC_BLOCKED build): returns 1 if it ran,
- * 0 if not available for this target/parameters (the caller then runs the reference loop). */
-int tc_conv2d_s8_fast(const tc_conv_params_t *p, const int8_t *in, int8_t *out);
+/* Output rows [oy_begin, oy_end) only (row-banded schedules). With in_ring_h / out_ring_h set, input and
+ * output rows are addressed modulo the ring height; the caller guarantees that the source rows these
+ * output rows read are resident. Same arithmetic as the full conv, bit-exact. */
+void tc_conv_rows(const tc_conv_params_t *p, const int8_t *in, int8_t *out, int32_t oy_begin, int32_t oy_end);
+/* The target's fast path (MVE, DSP, or the host's TC_CONV_GENERIC_BLOCKED build) for output rows
+ * [oy_begin, oy_end): returns 1 if it ran, 0 if not available for this target/parameters (the caller
+ * then runs the reference loop). */
+int tc_conv_rows_fast(const tc_conv_params_t *p, const int8_t *in, int8_t *out, int32_t oy_begin,
+                      int32_t oy_end);
+int tc_conv2d_s8_fast(const tc_conv_params_t *p, const int8_t *in, int8_t *out); /* all rows */
 
 /* DEPTHWISE_CONV_2D: out_c = in_c * depth_mult, weights [1][k_h][k_w][out_c]. */
 typedef struct {
