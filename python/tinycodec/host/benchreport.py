@@ -227,6 +227,16 @@ def render(result: dict, out: Path, sess: Session) -> str:
             ],
         ),
     ]
+    he = result.get("baselines", {}).get("host_eval", {})
+    if he.get("points"):
+        parts.append(
+            "<p>Host check: <code>tinycodec eval</code> of the same model on the same images "
+            f"({html.escape(he['source'])}): "
+            + "; ".join(
+                f"q{int(p['param'])} {p['bpp']:.4f} bpp, {p['psnr']:.2f} dB, SSIM {p['ssim']:.4f}" for p in he["points"]
+            )
+            + ". The device's numbers must be the same (same bytes, same reconstructions).</p>"
+        )
     rd = rd_png(result, out / "rd.png")
     if rd:
         parts.append(_img(base64.b64encode(rd.read_bytes()).decode(), "RD plot"))
@@ -250,7 +260,7 @@ def render(result: dict, out: Path, sess: Session) -> str:
                     _f(d["per_tile_us"]["median"], ".0f"),
                     _f(d["per_tile_us"]["p95"], ".0f"),
                     _f(d["per_tile_ticks"]["median"], ".0f"),
-                    _f(d["per_image_ms"]["mean"], ".1f"),
+                    _f((d["per_image_ms"] or {}).get("mean"), ".1f"),
                     _f(d["per_megapixel_ms"], ".1f"),
                     _f(timed["us"]["median"], ".0f") if timed else "n/a",
                     _f(timed["max_spread_us"], ".1f") if timed else "n/a",

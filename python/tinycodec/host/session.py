@@ -434,16 +434,18 @@ def dist(v: list[float]) -> dict | None:
 
 
 def stage_latency(recs: list[dict], pixels_per_image: dict[str, int] | None = None) -> dict:
-    """Per stage: per-tile ticks and us (mean/median/p95), per image ms, per megapixel ms (device timer)."""
+    """Per stage: per-tile ticks and us (mean/median/p95); per image ms and per megapixel ms over the complete
+    images (the keys of pixels_per_image). Device timer only."""
     out = {}
     for s in (*STAGES, "total"):
         ticks = [sum(r[f"{x}_ticks"] for x in STAGES) if s == "total" else r[f"{s}_ticks"] for r in recs]
         us = [t * 1e6 / r["tick_hz"] for t, r in zip(ticks, recs)]
         d = {"per_tile_ticks": dist(ticks), "per_tile_us": dist(us)}
-        if pixels_per_image:
+        if pixels_per_image is not None:
             per_img: dict[str, float] = {}
-            for u, r in zip(us, recs):
-                per_img[r["image"]] = per_img.get(r["image"], 0.0) + u / 1000
+            for u, r in zip(us, recs):  # complete images only (pixels_per_image has those)
+                if r["image"] in pixels_per_image:
+                    per_img[r["image"]] = per_img.get(r["image"], 0.0) + u / 1000
             d["per_image_ms"] = dist(list(per_img.values()))
             mp = sum(pixels_per_image[k] for k in per_img) / 1e6
             d["per_megapixel_ms"] = sum(per_img.values()) / mp if mp else None
@@ -465,7 +467,7 @@ def finalize(out: Path, run_stats: dict | None = None, baselines: bool = True, r
     tcz_dir = out / "tcz"
     tcz_dir.mkdir(exist_ok=True)
     images, per_q = [], {}
-    pixels: dict[str, int] = {}
+    pixels: dict[int, dict[str, int]] = {}  # quality -> complete image -> pixels
     for q in config.qualities:
         for name in sess.images:
             keys = [_key(*w) for w in work if w[0] == q and w[1] == name]
@@ -474,7 +476,7 @@ def finalize(out: Path, run_stats: dict | None = None, baselines: bool = True, r
                 continue
             img = sess.image(name)
             h, w = img.shape[:2]
-            pixels[name] = h * w
+            pixels.setdefault(q, {})[name] = h * w
             header = bitstream.Header(bundle.model_id, q, bundle.tile, w, h)
             tcz = bitstream.pack(header, [unb64(r["payload"]) for r in got])
             (tcz_dir / f"{Path(name).stem}_q{q}.tcz").write_bytes(tcz)
@@ -534,7 +536,7 @@ def finalize(out: Path, run_stats: dict | None = None, baselines: bool = True, r
             "ssim": statistics.fmean(i["ssim"] for i in imgs) if imgs else None,
             "encode_mismatches": sum(not r["payload_match"] for r in rq),
             "decode_mismatches": sum(not r["recon_match"] for r in rq),
-            "latency": stage_latency(rq, pixels) if rq else None,
+            "latency": stage_latency(rq, pixels.get(q, {})) if rq else None,
             "timed": timed,
         }
     per_board = []
@@ -697,9 +699,9 @@ def _baselines_from_eval(sess: Session, names: list[str]) -> dict | None:
             continue
         if len(folders) != 1 or Path(rep.get("dataset", {}).get("path", "")).resolve() != next(iter(folders)):
             continue
-        codecs = {}
+        codecs, host_eval = {}, []
         for codec, points in rep.get("codecs", {}).items():
-            if codec == "tinycodec" or codec.startswith("seed"):
+            if codec.startswith("seed"):
                 continue
             rows = []
             for p in points:
@@ -713,7 +715,11 @@ def _baselines_from_eval(sess: Session, names: list[str]) -> dict | None:
                         **{m: float(np.mean([per[n][m] for n in names])) for m in ("bpp", "psnr", "ssim")},
                     }
                 )
-            codecs[codec] = rows
+            if codec == "tinycodec":
+                if rep.get("model", {}).get("model_hash") == sess.bundle.manifest["model_hash"]:
+                    host_eval = rows
+            else:
+                codecs[codec] = rows
         if codecs:
             rel = path.relative_to(REPO_ROOT)
             return {
@@ -721,6 +727,7 @@ def _baselines_from_eval(sess: Session, names: list[str]) -> dict | None:
                 "notes": [f"baselines: per-image scores from {rel} (tinycodec eval, same images), means over these"],
                 "method": rep.get("method", {}).get("baselines", {}),
                 "codecs": codecs,
+                "host_eval": {"source": str(rel), "points": host_eval},
             }
     return None
 
@@ -771,6 +778,13 @@ def format_summary(r: dict) -> str:
             lines.append(
                 f"q{q['quality']}: {q['images']} images, {q['bpp']:.4f} bpp (.tcz), PSNR {q['psnr']:.2f} dB, "
                 f"SSIM {q['ssim']:.4f}"
+            )
+        he = {int(p["param"]): p for p in r.get("baselines", {}).get("host_eval", {}).get("points", [])}
+        if q["bpp"] is not None and q["quality"] in he:
+            h = he[q["quality"]]
+            lines.append(
+                f"  host `tinycodec eval` on the same images ({r['baselines']['host_eval']['source']}): "
+                f"{h['bpp']:.4f} bpp, PSNR {h['psnr']:.2f} dB, SSIM {h['ssim']:.4f}"
             )
         lat = q["latency"]
         if lat:
