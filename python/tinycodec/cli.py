@@ -268,7 +268,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                 )
             except Exception as e:  # pyserial raises SerialException/ValueError for a bad port
                 raise UserError(f"cannot open serial port {url}: {e}") from None
-            dev.wait_ready(timeout=30 if args.boot else 1.0)
+            try:
+                dev.wait_ready(timeout=30 if args.boot else 1.0)
+            except Exception as e:  # DeviceTimeout, a closed socket
+                raise UserError(f"{url}: the device does not answer ({e})") from None
             devices.append((url, dev))
         out = _output_dir(out)
         if not args.resume:

@@ -264,7 +264,10 @@ class Session:
 
     def _connect(self, b: Board) -> None:
         b.dev.on_reboot = lambda info, b=b: self._on_reboot(b, info)
-        info = b.dev.hello()
+        try:
+            info = b.dev.hello()
+        except (DeviceTimeout, DeviceError, OSError, ValueError) as e:
+            raise BenchError(f"{b.url}: no valid answer to HELLO ({e})") from None
         self._check(b, info)
         b.info = info
 
