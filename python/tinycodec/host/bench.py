@@ -1,4 +1,7 @@
-"""`tinycodec bench`: stream Kodak tiles through the device, compare every output with the host oracle.
+"""A sample of Kodak tiles through the device, every output compared with the host oracle (schema 2).
+
+The library function behind the end-to-end tests (tests/test_e2e_qemu.py); it also keeps the RUN-only path for
+firmware without the codec. `tinycodec bench` itself runs whole images into a session folder: host/session.py.
 
 Two paths, chosen by what the device reports in INFO (docs/bench.md):
 - "codec" (device has CAP_CODEC): ENCODE each RGB tile on the device -> rANS payload, compared byte for byte
