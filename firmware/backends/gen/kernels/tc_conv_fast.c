@@ -375,18 +375,71 @@ static inline uint32_t rd_tail(const int8_t *w, int32_t r) {
     }                            \
   } while (0)
 
+/* One block of cnt (<= NPX) contiguous output pixels at o, all output channels. Out of line so that
+ * the dot-product loop gets the registers to itself. */
+__attribute__((noinline)) static void block_dot(const tc_conv_params_t *p, const int16_t *buf, int8_t *o,
+                                                int32_t cnt) {
+  const int32_t K = p->k_h * p->k_w * p->in_c, out_c = p->out_c, groups = K >> 2, rem = K & 3;
+  const int8_t *w = p->weights;
+  for (int32_t oc = 0; oc < out_c; ++oc) {
+    const int32_t *b = (const int32_t *)(const void *)buf;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    int32_t g = groups;
+    for (; g >= 2; g -= 2) { /* 8 K values per trip */
+      const uint32_t wv = rd32(w), wv2 = rd32(w + 4);
+      w += 8;
+      STEP4(b, wv);
+      STEP4(b + 8, wv2);
+      b += 16;
+    }
+    if (g) {
+      const uint32_t wv = rd32(w);
+      w += 4;
+      STEP4(b, wv);
+      b += 8;
+    }
+    if (rem) {
+      const uint32_t wv = rd_tail(w, rem);
+      w += rem;
+      STEP4(b, wv);
+    }
+    const int32_t bias = p->bias != 0 ? p->bias[oc] : 0;
+    const rq_t r = rq_load(p, oc);
+    if (cnt == NPX && r.mult != INT32_MIN) {
+      o[oc] = rq_apply(&r, a0 + bias);
+      o[out_c + oc] = rq_apply(&r, a1 + bias);
+      o[2 * out_c + oc] = rq_apply(&r, a2 + bias);
+      o[3 * out_c + oc] = rq_apply(&r, a3 + bias);
+      continue;
+    }
+    o[oc] = requant(p, &r, a0 + bias, oc);
+    if (cnt > 1) {
+      o[out_c + oc] = requant(p, &r, a1 + bias, oc);
+    }
+    if (cnt > 2) {
+      o[2 * out_c + oc] = requant(p, &r, a2 + bias, oc);
+    }
+    if (cnt > 3) {
+      o[3 * out_c + oc] = requant(p, &r, a3 + bias, oc);
+    }
+  }
+}
+
 static void conv_blocked(const tc_conv_params_t *p, const int8_t *in, int8_t *out, int32_t oy0, int32_t oy1) {
-  const int32_t K = p->k_h * p->k_w * p->in_c, k4 = (K + 3) & ~3, out_c = p->out_c;
-  const int32_t n_px = (oy1 - oy0) * p->out_w, groups = K >> 2, rem = K & 3;
+  const int32_t K = p->k_h * p->k_w * p->in_c, k4 = (K + 3) & ~3;
+  const int32_t n_px = (oy1 - oy0) * p->out_w;
   int16_t *const buf = (int16_t *)(void *)p->scratch;
   int32_t oy = oy0, ox = 0;
-  for (int32_t n = 0; n < n_px; n += NPX) {
-    const int32_t cnt = n_px - n < NPX ? n_px - n : NPX;
+  for (int32_t n = 0; n < n_px;) {
+    int32_t cnt = n_px - n < NPX ? n_px - n : NPX;
+    if (p->out_ring_h > 0) { /* a block never wraps around the output ring: its pixels stay contiguous */
+      const int32_t to_end = (p->out_ring_h - oy % p->out_ring_h) * p->out_w - ox;
+      cnt = cnt < to_end ? cnt : to_end;
+    }
     int8_t *const o = out_px(p, out, oy, ox);
-    int8_t *opx[NPX];
+    n += cnt;
     for (int32_t q = 0; q < NPX; ++q) {
       if (q < cnt) {
-        opx[q] = out_px(p, out, oy, ox);
         im2col_s16(p, in, oy, ox, buf + 4 * q, k4);
         if (++ox == p->out_w) {
           ox = 0;
@@ -396,51 +449,7 @@ static void conv_blocked(const tc_conv_params_t *p, const int8_t *in, int8_t *ou
         zero_run(buf + 4 * q, 0, k4);
       }
     }
-    /* the pixels are contiguous unless the block wraps around the output ring */
-    const int contiguous = opx[cnt - 1] == o + (int64_t)(cnt - 1) * out_c;
-    const int8_t *w = p->weights;
-    for (int32_t oc = 0; oc < out_c; ++oc) {
-      const int32_t *b = (const int32_t *)(const void *)buf;
-      int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-      int32_t g = groups;
-      for (; g >= 2; g -= 2) { /* 8 K values per trip */
-        const uint32_t wv = rd32(w), wv2 = rd32(w + 4);
-        w += 8;
-        STEP4(b, wv);
-        STEP4(b + 8, wv2);
-        b += 16;
-      }
-      if (g) {
-        const uint32_t wv = rd32(w);
-        w += 4;
-        STEP4(b, wv);
-        b += 8;
-      }
-      if (rem) {
-        const uint32_t wv = rd_tail(w, rem);
-        w += rem;
-        STEP4(b, wv);
-      }
-      const int32_t bias = p->bias != 0 ? p->bias[oc] : 0;
-      const rq_t r = rq_load(p, oc);
-      if (cnt == NPX && contiguous && r.mult != INT32_MIN) {
-        o[oc] = rq_apply(&r, a0 + bias);
-        o[out_c + oc] = rq_apply(&r, a1 + bias);
-        o[2 * out_c + oc] = rq_apply(&r, a2 + bias);
-        o[3 * out_c + oc] = rq_apply(&r, a3 + bias);
-        continue;
-      }
-      opx[0][oc] = requant(p, &r, a0 + bias, oc);
-      if (cnt > 1) {
-        opx[1][oc] = requant(p, &r, a1 + bias, oc);
-      }
-      if (cnt > 2) {
-        opx[2][oc] = requant(p, &r, a2 + bias, oc);
-      }
-      if (cnt > 3) {
-        opx[3][oc] = requant(p, &r, a3 + bias, oc);
-      }
-    }
+    block_dot(p, buf, o, cnt);
   }
 }
 
