@@ -46,6 +46,23 @@ SPECS: tuple[Spec, ...] = (
     Spec("kq_c8_o3_up", (5, 3, 8), (L("up", size=2), L("conv", filters=3, kernel=3, activation="relu"))),
     Spec("kq_c33_o9_k1x3", (3, 13, 33), (L("conv", filters=9, kernel=(1, 3), strides=(1, 2)),)),
     Spec("kq_c16_o1_k5", (9, 7, 16), (L("conv", filters=1, kernel=5, use_bias=False),)),
+    # row-banded chains (ring buffers, row ranges; also in test_kernels.py): the fast paths on rings,
+    # blocks of pixels crossing rows (width 5) and the ring's wrap-around
+    Spec(
+        "band_k5s2_k3s2_k3s1",
+        (17, 11, 3),
+        (
+            L("conv", filters=8, kernel=5, strides=2),
+            L("conv", filters=8, kernel=3, strides=2, activation="relu"),
+            L("conv", filters=5, kernel=3),
+        ),
+    ),
+    Spec(
+        "band_k5s1_k5s2_odd",
+        (21, 5, 2),
+        (L("conv", filters=12, kernel=5, activation="relu"), L("conv", filters=3, kernel=5, strides=2)),
+    ),
+    Spec("band_k5s1_k3s1_odd", (15, 7, 4), (L("conv", filters=6, kernel=5), L("conv", filters=4, kernel=3))),
 )
 BOARDS = [("qemu_m4_kerneltest", "qemu_m4"), ("qemu_m55_kerneltest", "qemu_m55")]
 
