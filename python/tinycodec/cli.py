@@ -210,13 +210,17 @@ def _add_codegen(sub) -> None:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     import contextlib
+
+    args.model_given = args.model is not None
+    if args.model is None:
+        args.model = REPO_ROOT / "models" / "tc-small"
     import logging
     import time
 
     from tqdm import tqdm
 
     from .bundle import Bundle
-    from .host.session import BenchError, Config, Session
+    from .host.session import BenchError, Config, Session, load_bundle
     from .host.transport import Device
 
     if args.resume:
@@ -224,6 +228,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         if not (out / "config.json").is_file():
             raise UserError(f"{out}: not a bench session folder (no config.json)")
         config = Config.load(out / "config.json")
+        if args.model_given:
+            config.model = str(args.model.resolve())
     else:
         from .evaluate import find_images
 
@@ -243,8 +249,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             timing_tiles=args.timing_tiles,
             created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         )
-    bundle = Bundle.load(Path(config.model))
-    stats = None
+    if not config.model_hash:  # new session, or one started before sessions recorded it
+        config.model_hash = Bundle.load(Path(config.model)).manifest["model_hash"]
+    try:
+        bundle = load_bundle(config)
+    except BenchError as e:
+        raise UserError(str(e)) from None
+    if args.resume:  # keep the checked model (path, hash) for this and later resumes / report rebuilds
+        config.save(out / "config.json")
     if args.resume and not (args.port or args.boot):  # no device: rebuild results.json / report from the records
         if not (out / "tiles.jsonl").is_file():
             raise UserError(f"{out}: no tiles yet; give --port URL or --boot ELF to run them")
@@ -300,9 +312,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _bench_finish(args: argparse.Namespace, out: Path, stats: dict | None) -> int:
-    from .host.session import finalize, format_summary
+    from .host.session import BenchError, finalize, format_summary
 
-    result = finalize(out, stats, baselines=not args.no_baselines, report=not args.no_report)
+    try:
+        result = finalize(out, stats, baselines=not args.no_baselines, report=not args.no_report)
+    except BenchError as e:
+        raise UserError(str(e)) from None
     print(format_summary(result))
     print(f"wrote {out}/results.json, results.csv, bench.log" + ("" if args.no_report else ", report.html"))
     if not result["complete"]:
@@ -324,7 +339,11 @@ def _add_bench(sub) -> None:
     p.add_argument("--boot", type=Path, metavar="ELF", help="boot this firmware in QEMU and bench it")
     p.add_argument("--boards", type=int, default=1, help="with --boot: number of QEMU boards (default: 1)")
     p.add_argument("--board", default="qemu", help="emulated board for --boot (default: %(default)s)")
-    p.add_argument("--model", type=Path, default=REPO_ROOT / "models" / "tc-small", help="model bundle folder")
+    p.add_argument(
+        "--model",
+        type=Path,
+        help="model bundle folder (default: models/tc-small; with --resume: the session's)",
+    )
     p.add_argument("-q", "--quality", type=int, nargs="+", metavar="Q", help="quality level(s) (default: 2)")
     p.add_argument("--images", type=Path, default=DEFAULT_DATA / "kodak", help="image folder (default: Kodak)")
     p.add_argument("--limit", type=int, help="only the first N images")

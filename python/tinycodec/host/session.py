@@ -63,6 +63,7 @@ class Config:
     repeat: int = 3
     timing_tiles: int = 2
     created: str = ""
+    model_hash: str = ""  # of the bundle at the start: the device must run it, finalize must use it
 
     @classmethod
     def load(cls, path: Path) -> Config:
@@ -456,12 +457,24 @@ def stage_latency(recs: list[dict], pixels_per_image: dict[str, int] | None = No
     return out
 
 
+def load_bundle(config: Config) -> Bundle:
+    """The session's model bundle; refuses one whose hash differs from the one the session started with (a
+    re-exported model: its .tcz headers and host checks would be wrong)."""
+    bundle = Bundle.load(Path(config.model))
+    if config.model_hash and bundle.manifest["model_hash"] != config.model_hash:
+        raise BenchError(
+            f"{config.model}: model {bundle.manifest['model_hash'][:16]} is not the one this session ran "
+            f"({config.model_hash[:16]}); give --model with that bundle"
+        )
+    return bundle
+
+
 def finalize(out: Path, run_stats: dict | None = None, baselines: bool = True, report: bool = True) -> dict:
     """Build results.json / results.csv / .tcz files / report.html from the session folder's records."""
     from ..evaluate import PSNR_CAP
 
     config = Config.load(out / "config.json")
-    bundle = Bundle.load(Path(config.model))
+    bundle = load_bundle(config)
     sess = Session(out, config, bundle)
     recs = {r["key"]: r for r in read_jsonl(out / "tiles.jsonl")}
     timing = read_jsonl(out / "timing.jsonl")
