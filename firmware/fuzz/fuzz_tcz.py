@@ -61,6 +61,7 @@ def main() -> None:
         return
     import atheris
 
+    atheris.instrument_all()  # coverage feedback from every loaded Python function (the reader's included)
     atheris.Setup(sys.argv, one_input)
     atheris.Fuzz()
 
