@@ -14,8 +14,19 @@ def known_error_message(e: BaseException) -> str | None:
     from .imageio import ImageError
 
     known: tuple[type[BaseException], ...] = (
-        DataError, BundleError, ImageError, BitstreamError, BenchError, QemuError, DeviceError, DeviceTimeout,
-        ProtocolError, FileNotFoundError, IsADirectoryError, PermissionError, NotADirectoryError,
+        DataError,
+        BundleError,
+        ImageError,
+        BitstreamError,
+        BenchError,
+        QemuError,
+        DeviceError,
+        DeviceTimeout,
+        ProtocolError,
+        FileNotFoundError,
+        IsADirectoryError,
+        PermissionError,
+        NotADirectoryError,
     )
     if isinstance(e, known):
         return str(e).splitlines()[0] if str(e) else e.__class__.__name__
