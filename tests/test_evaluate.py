@@ -8,7 +8,7 @@ import pytest
 
 from tinycodec import baselines, rd
 from tinycodec.cli import main
-from tinycodec.evaluate import SCHEMA, SCHEMA_VERSION, run_and_write
+from tinycodec.evaluate import SCHEMA, SCHEMA_VERSION, run_and_write, targets
 from tinycodec.imageio import write_png
 from tinycodec.metrics import psnr
 
@@ -78,6 +78,28 @@ def test_eval_two_tiny_images(tmp_path):
     assert (out / "rd.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     card = (out / "CARD.md").read_text()
     assert "rd_tiny.png" in card and (out / "rd_tiny.png").is_file() and "seed-unet" in card
+    speed = r["host_speed"]["per_quality"]["2"]
+    assert speed["images"] == 2 and speed["compress_s"] > 0 and speed["decompress_cpu_s"] > 0
+    assert "## Host codec speed" in card and "## Targets" in card
+    assert [t["target"] for t in r["targets"]] == [27.0, 30.0, -30.0]
+
+
+def test_eval_no_baselines(tmp_path):
+    data = tmp_path / "tiny"
+    data.mkdir()
+    write_png(data / "a.png", _image(64, 80, seed=5))
+    out = tmp_path / "out"
+    argv = ["eval", "--data", str(data), "--model", str(BUNDLE), "--qualities", "1", "3", "--no-baselines"]
+    assert main(argv + ["--json", str(out / "r.json"), "--plot", str(out / "rd.png")]) == 0
+    r = json.loads((out / "r.json").read_text())
+    assert set(r["codecs"]) == {"tinycodec"} and r["bd_rate"] == {} and r["seed_unet"] is None
+    assert [p["label"] for p in r["codecs"]["tinycodec"]] == ["q1", "q3"]
+
+
+def test_targets_gap_sign():
+    at = {"0.25": {"tinycodec": 27.5}, "0.5": {"tinycodec": None}}
+    rows = targets(at, {"jpeg": {"percent": 12.0}})
+    assert [(r["gap"], r["met"]) for r in rows] == [(0.5, True), (None, False), (-42.0, False)]
 
 
 @pytest.mark.parametrize("kind", ["missing", "empty", "unreadable"])

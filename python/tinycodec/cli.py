@@ -36,6 +36,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         batch=args.batch,
         crop=args.crop,
         lr=args.lr,
+        lr_decay_at=args.lr_decay_at,
         val_every=args.val_every,
         ckpt_every=args.val_every,
         seed=args.seed,
@@ -61,6 +62,12 @@ def _add_train(sub) -> None:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--crop", type=int, default=64, help="random crop size (default: the export tile, %(default)s)")
     p.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate (default: %(default)s)")
+    p.add_argument(
+        "--lr-decay-at",
+        type=float,
+        default=0.9,
+        help="fraction of --steps after which the learning rate drops 10x (default: %(default)s)",
+    )
     p.add_argument("--val-every", type=int, default=2000, help="validate and checkpoint every N steps")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--resume", action="store_true", help="continue from the run folder's latest checkpoint")
@@ -371,7 +378,17 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if card is None and args.data.resolve().name == "kodak":
         card = REPO_ROOT / "models" / "MODEL_CARD.md"
     seed = args.seed_unet if args.seed_unet and args.seed_unet.exists() else None
-    r = run_and_write(args.data, args.model, args.json, args.plot, card, args.qualities, args.limit, seed_unet=seed)
+    r = run_and_write(
+        args.data,
+        args.model,
+        args.json,
+        args.plot,
+        card,
+        args.qualities,
+        args.limit,
+        seed_unet=None if args.no_baselines else seed,
+        sweeps={} if args.no_baselines else None,
+    )
     for row in r["matched"]:
         print(f"q{row['quality']}: {row['bpp']:.3f} bpp, {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}")
     for a, b in r["bd_rate"].items():
@@ -389,6 +406,11 @@ def _add_eval(sub) -> None:
     p.add_argument("--card", type=Path, help="write a model card here (default models/MODEL_CARD.md for Kodak)")
     p.add_argument("--limit", type=int, help="only the first N images (quick runs)")
     p.add_argument("--qualities", type=int, nargs="+", help="model qualities to evaluate (default: all shipped)")
+    p.add_argument(
+        "--no-baselines",
+        action="store_true",
+        help="tinycodec only (no JPEG/WebP/JPEG 2000 sweep, no seed-unet): quick model comparisons on val",
+    )
     p.add_argument(
         "--seed-unet",
         type=Path,

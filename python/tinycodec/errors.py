@@ -8,8 +8,8 @@ def known_error_message(e: BaseException) -> str | None:
     from .bundle import BundleError
     from .data import DataError
     from .host.bench import BenchError
-    from .host.qemu import QemuError
     from .host.protocol import ProtocolError
+    from .host.qemu import QemuError
     from .host.transport import DeviceError, DeviceTimeout
     from .imageio import ImageError
 

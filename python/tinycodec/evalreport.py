@@ -14,6 +14,9 @@ STYLE = {
 X_RANGE = (0.05, 1.5)
 
 
+HISTORY = "HISTORY.md"  # hand-written next to the exported model; pasted into the card
+
+
 def _sorted_points(points: list[dict]) -> list[dict]:
     return sorted(points, key=lambda p: p["bpp"])
 
@@ -81,7 +84,8 @@ def _bd(b: dict) -> str:
     return "n/a" if b["percent"] is None else f"{b['percent']:+.1f} %"
 
 
-def render_card(report: dict, plot_name: str) -> str:
+def render_card(report: dict, plot_name: str, history: str | None = None) -> str:
+    """The model card (markdown). history: the model's hand-written training notes (models/<name>/HISTORY.md)."""
     ds, m = report["dataset"], report["model"]
     others = [k for k in report["codecs"] if k != "tinycodec"]
     names = {k: STYLE.get(k, {"label": k})["label"] for k in others}
@@ -130,7 +134,10 @@ def render_card(report: dict, plot_name: str) -> str:
         )
     lines += [
         "",
+        *_targets_section(report.get("targets")),
+        *_speed_section(report.get("host_speed"), report["dataset"]["n_images"]),
         *_seed_section(report.get("seed_unet")),
+        *([history.strip(), ""] if history else []),
         "## Method",
         "",
     ]
@@ -149,8 +156,42 @@ def write_card(report: dict, plot_path: Path, card_path: Path) -> Path:
     dst = card_path.parent / plot_name
     if Path(plot_path).resolve() != dst.resolve():
         shutil.copyfile(plot_path, dst)
-    card_path.write_text(render_card(report, plot_name))
+    notes = Path(report["model"]["path"]) / HISTORY
+    card_path.write_text(render_card(report, plot_name, notes.read_text() if notes.is_file() else None))
     return card_path
+
+
+def _targets_section(rows: list[dict] | None) -> list[str]:
+    if not rows:
+        return []
+    lines = ["## Targets (issue 4) and the gap", "", "| target | wanted | measured | gap | met |"]
+    lines += ["|---|---|---|---|---|"]
+    for r in rows:
+        gap = "n/a" if r["gap"] is None else f"{r['gap']:+.2f}"
+        lines.append(f"| {r['what']} | {r['target']:g} | {_f(r['measured'])} | {gap} | {'yes' if r['met'] else 'no'} |")
+    return lines + ["", "What was tried and what is next: see the training history below.", ""]
+
+
+def _speed_section(speed: dict | None, n_images: int) -> list[str]:
+    if not speed:
+        return []
+    load = speed["loadavg_1min"]
+    lines = [
+        "## Host codec speed (this run)",
+        "",
+        f"`tinycodec` compress / decompress of all {n_images} images, int8 models on the TFLM Python runtime, "
+        f"{speed['cpus']} CPUs, 1-min load average {load['start']} at the start and {load['end']} at the end "
+        "(the machine was shared: a busy machine inflates wall time, CPU time is the steadier number).",
+        "",
+        "| quality | compress wall (s) | compress CPU (s) | decompress wall (s) | decompress CPU (s) |",
+        "|---|---|---|---|---|",
+    ]
+    for q, t in speed["per_quality"].items():
+        lines.append(
+            f"| q{q} | {t['compress_s']:.1f} | {t['compress_cpu_s']:.1f} | {t['decompress_s']:.1f} | "
+            f"{t['decompress_cpu_s']:.1f} |"
+        )
+    return lines + ["", f"Method: {speed['method']}.", ""]
 
 
 def _seed_section(seed: dict | None) -> list[str]:

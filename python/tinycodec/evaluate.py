@@ -8,9 +8,11 @@ image and averaged over images. The JSON written here is the single source of th
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,6 +30,8 @@ IMAGE_SUFFIXES = (".png", ".ppm", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".we
 PSNR_CAP = 100.0  # identical images have infinite PSNR; JSON cannot hold it
 BPP_TARGETS = (0.25, 0.5)
 ANCHORS = ("jpeg", "webp")
+PSNR_TARGETS = {"0.25": 27.0, "0.5": 30.0}  # issue 4: dB on Kodak at these bpp
+BD_RATE_TARGET = {"jpeg": -30.0}  # percent, at most
 
 
 @dataclass(frozen=True)
@@ -115,23 +119,57 @@ def model_info(bundle: Bundle) -> dict:
     }
 
 
+class CodecTimer:
+    """Wall and process-CPU seconds of tinycodec's compress / decompress per quality (the host codec's speed)."""
+
+    def __init__(self) -> None:
+        self.totals: dict[int, dict[str, float]] = {}
+        self.load_start = os.getloadavg()[0]
+
+    @contextmanager
+    def stage(self, quality: int, name: str):
+        w0, c0 = time.perf_counter(), time.process_time()
+        yield
+        t = self.totals.setdefault(quality, {"images": 0})
+        t[f"{name}_s"] = t.get(f"{name}_s", 0.0) + time.perf_counter() - w0
+        t[f"{name}_cpu_s"] = t.get(f"{name}_cpu_s", 0.0) + time.process_time() - c0
+        if name == "compress":
+            t["images"] += 1
+
+    def report(self) -> dict:
+        """JSON-ready: per quality totals over the folder (s), plus the machine's state."""
+        return {
+            "per_quality": {str(q): {k: round(v, 2) for k, v in t.items()} for q, t in sorted(self.totals.items())},
+            "cpus": os.cpu_count(),
+            "loadavg_1min": {"start": round(self.load_start, 2), "end": round(os.getloadavg()[0], 2)},
+            "method": "time.perf_counter (wall) and time.process_time (CPU, all threads) around HostCodec.compress "
+            "and .decompress of each image in this process, models already loaded after the first image; "
+            "baselines and metrics excluded",
+        }
+
+
 def sweep(
     dataset: Dataset,
     bundle: Bundle,
     qualities: Sequence[int],
     sweeps: dict[str, tuple[baselines.Setting, ...]],
     progress: Callable[[Iterable, int], Iterable] | None = None,
+    timer: CodecTimer | None = None,
 ) -> dict[str, list[PointResult]]:
-    """Run every image through tinycodec at each quality and every baseline setting."""
+    """Run every image through tinycodec at each quality and every baseline setting (timing tinycodec's stages)."""
     from .codec import HostCodec
 
+    timer = timer if timer is not None else CodecTimer()
     codec = HostCodec(bundle)
     jobs: list[tuple[str, str, float, Callable[[np.ndarray], tuple[int, np.ndarray]]]] = []
     for q in qualities:
 
         def run_tc(img: np.ndarray, q: int = q) -> tuple[int, np.ndarray]:
-            data = codec.compress(img, q)
-            return len(data), codec.decompress(data)
+            with timer.stage(q, "compress"):
+                data = codec.compress(img, q)
+            with timer.stage(q, "decompress"):
+                out = codec.decompress(data)
+            return len(data), out
 
         jobs.append(("tinycodec", f"q{q}", float(q), run_tc))
     for name, settings in sweeps.items():
@@ -176,6 +214,28 @@ def compare(results: dict[str, list[PointResult]]) -> tuple[list[dict], dict[str
     return matched, at_bpp, bd_rates
 
 
+def targets(at_bpp: dict[str, dict], bd_rates: dict[str, dict]) -> list[dict]:
+    """The project's quality targets next to what was measured (gap = measured - target; None = not measurable)."""
+    rows = []
+    for t, want in PSNR_TARGETS.items():
+        got = at_bpp.get(t, {}).get("tinycodec")
+        rows.append(
+            {"what": f"PSNR at {t} bpp (dB, at least)", "target": want, "measured": got, "gap": _gap(got, want)}
+        )
+    for a, want in BD_RATE_TARGET.items():
+        got = bd_rates.get(a, {}).get("percent")
+        rows.append(
+            {"what": f"BD-rate vs {a} (%, at most)", "target": want, "measured": got, "gap": _gap(want, got)}
+        )
+    for row in rows:
+        row["met"] = row["gap"] is not None and row["gap"] >= 0
+    return rows
+
+
+def _gap(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else round(a - b, 2)
+
+
 def _tqdm(items: Iterable, total: int) -> Iterable:
     from tqdm import tqdm
 
@@ -201,7 +261,8 @@ def run_eval(
     notes: list[str] = []
     if sweeps is None:
         sweeps, notes = baselines.default_sweeps()
-    results = sweep(dataset, bundle, qs, sweeps, progress)
+    timer = CodecTimer()
+    results = sweep(dataset, bundle, qs, sweeps, progress, timer)
     matched, at_bpp, bd_rates = compare(results)
     seed = None
     if seed_unet is not None and (Path(seed_unet) / "seed_unet.json").is_file():
@@ -237,6 +298,8 @@ def run_eval(
         "psnr_at_bpp": at_bpp,
         "bd_rate": bd_rates,
         "seed_unet": seed,
+        "host_speed": timer.report(),
+        "targets": targets(at_bpp, bd_rates),
         "notes": notes,
         "seconds": round(time.monotonic() - t0, 1),
     }
@@ -258,11 +321,12 @@ def run_and_write(
     qualities: Sequence[int] | None = None,
     limit: int | None = None,
     seed_unet: Path | None = None,
+    sweeps: dict[str, tuple[baselines.Setting, ...]] | None = None,
 ) -> dict:
     """Evaluate, then write the JSON, the RD plot and (optionally) the model card — all from the same dict."""
     from . import evalreport
 
-    report = run_eval(data, model, qualities, limit, seed_unet=seed_unet)
+    report = run_eval(data, model, qualities, limit, sweeps=sweeps, seed_unet=seed_unet)
     write_json(report, json_path)
     evalreport.plot_rd(report, plot_path)
     if card_path is not None:
