@@ -224,9 +224,7 @@ def targets(at_bpp: dict[str, dict], bd_rates: dict[str, dict]) -> list[dict]:
         )
     for a, want in BD_RATE_TARGET.items():
         got = bd_rates.get(a, {}).get("percent")
-        rows.append(
-            {"what": f"BD-rate vs {a} (%, at most)", "target": want, "measured": got, "gap": _gap(want, got)}
-        )
+        rows.append({"what": f"BD-rate vs {a} (%, at most)", "target": want, "measured": got, "gap": _gap(want, got)})
     for row in rows:
         row["met"] = row["gap"] is not None and row["gap"] >= 0
     return rows
