@@ -86,6 +86,26 @@ def test_tcz_regression_corpus() -> None:
     assert r.returncode == 0 and "0 failures" in r.stdout, r.stdout + r.stderr
 
 
+def test_tcz_atheris_short(tmp_path: Path) -> None:
+    """The .tcz target under atheris (coverage-guided, pinned in the dev extra) for a few thousand inputs."""
+    try:
+        import atheris  # noqa: F401
+    except ImportError:
+        if IN_CI:
+            pytest.fail("CI=true but atheris is missing: it is pinned in pyproject's dev extra")
+        pytest.skip("atheris not installed (pip install -e .[dev])")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    r = subprocess.run(
+        [sys.executable, str(FUZZ / "fuzz_tcz.py"), "-runs=3000", "-timeout=10", "-rss_limit_mb=0",
+         "-max_len=8192", f"-artifact_prefix={tmp_path}/", str(corpus), str(REG / "tcz")],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    log = r.stdout + r.stderr
+    assert r.returncode == 0, log[-4000:]
+    assert "Done 3000 runs" in log and not list(tmp_path.glob("crash-*")), log[-4000:]
+
+
 @pytest.fixture(scope="module")
 def tcz_target():
     sys.path.insert(0, str(FUZZ))
