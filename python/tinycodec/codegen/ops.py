@@ -145,8 +145,58 @@ def conv_scratch_bytes(k: int) -> int:
     return 8 * ((k + 3) // 4 * 4)
 
 
+def _window(ctx: _Ctx, x: Tensor, y: Tensor, kh: int, kw: int) -> tuple[tuple[str, str], ...]:
+    """Stride, dilation and padding params of a conv-like op, checked against its output shape."""
+    o = ctx.op.options
+    _, ih, iw, _ = x.shape
+    oh, ow = y.shape[1], y.shape[2]
+    pad = _PAD.get(int(o.padding), "?")
+    sh, sw = int(o.strideH), int(o.strideW)
+    dh, dw = int(o.dilationHFactor or 1), int(o.dilationWFactor or 1)
+    if (compute_out_size(pad, ih, kh, sh, dh), compute_out_size(pad, iw, kw, sw, dw)) != (oh, ow):
+        raise ctx.fail(f"output shape {y.shape} inconsistent with {pad} padding")
+    return (
+        ("k_h", _i(kh)),
+        ("k_w", _i(kw)),
+        ("stride_h", _i(sh)),
+        ("stride_w", _i(sw)),
+        ("dil_h", _i(dh)),
+        ("dil_w", _i(dw)),
+        ("pad_h", _i(compute_padding(sh, dh, ih, kh, oh))),
+        ("pad_w", _i(compute_padding(sw, dw, iw, kw, ow))),
+    )
+
+
+def _requant(
+    ctx: _Ctx, x: Tensor, w: Tensor, y: Tensor, wflat: np.ndarray
+) -> tuple[list[ConstArray], ConstArray | None, tuple[tuple[str, str], ...]]:
+    """Weights, bias and per-channel output rescaling of a conv-like op -> (arrays, bias, params)."""
+    op, oc = ctx.op, y.shape[3]
+    mult, shift = _conv_multipliers(ctx, x, w, y, oc)
+    lo, hi = activation_range(ctx.act(op.options.fusedActivationFunction), y.scale, y.zero_point)
+    bias = _bias(ctx, op.inputs[2] if len(op.inputs) > 2 else -1, oc)
+    arrays = [ConstArray("weights", "int8_t", wflat), *([bias] if bias is not None else [])]
+    arrays += [ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", shift)]
+    params = (
+        ("in_offset", _i(-x.zero_point)),
+        ("out_offset", _i(y.zero_point)),
+        ("act_min", _i(lo)),
+        ("act_max", _i(hi)),
+        ("weights", "@weights"),
+        ("bias", "@bias" if bias is not None else "0"),
+        ("out_mult", "@mult"),
+        ("out_shift", "@shift"),
+    )
+    return arrays, bias, params
+
+
+def _shape_params(x: Tensor, y: Tensor) -> tuple[tuple[str, str], ...]:
+    names = ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c")
+    return tuple(zip(names, map(_i, (*x.shape[1:], *y.shape[1:]))))
+
+
 def _lower_conv(ctx: _Ctx) -> Step:
-    op, o = ctx.op, ctx.op.options
+    op = ctx.op
     x = ctx.int8_act(op.inputs[0], "input")
     w = _const_int8_weights(ctx, op.inputs[1])
     y = ctx.int8_act(op.outputs[0], "output")
@@ -156,53 +206,17 @@ def _lower_conv(ctx: _Ctx) -> Step:
         raise ctx.fail(f"grouped convolution (filter depth {wic} vs input depth {ic}) is not supported")
     if y.shape[3] != oc:
         raise ctx.fail(f"output depth {y.shape[3]} != filter count {oc}")
-    pad = _PAD.get(int(o.padding), "?")
-    sh, sw = int(o.strideH), int(o.strideW)
-    dh, dw = int(o.dilationHFactor or 1), int(o.dilationWFactor or 1)
-    oh, ow = y.shape[1], y.shape[2]
-    if (compute_out_size(pad, ih, kh, sh, dh), compute_out_size(pad, iw, kw, sw, dw)) != (oh, ow):
-        raise ctx.fail(f"output shape {y.shape} inconsistent with {pad} padding")
-    mult, shift = _conv_multipliers(ctx, x, w, y, oc)
-    lo, hi = activation_range(ctx.act(o.fusedActivationFunction), y.scale, y.zero_point)
-    bias = _bias(ctx, op.inputs[2] if len(op.inputs) > 2 else -1, oc)
+    window = _window(ctx, x, y, kh, kw)
     wq = w.array().reshape(oc, -1)
-    arrays = [ConstArray("weights", "int8_t", wq.reshape(-1))]
-    if bias is not None:
-        arrays.append(bias)
+    arrays, bias, quant = _requant(ctx, x, w, y, wq.reshape(-1))
     # MVE fast path: the input offset folded into the bias (int8 x int8 dot products; wraps like int32).
     fold = wq.astype(np.int64).sum(axis=1) * int(-x.zero_point)
     if bias is not None:
         fold += bias.values.astype(np.int64)
     fold = ((fold + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
-    arrays += [
-        ConstArray("mult", "int32_t", mult),
-        ConstArray("shift", "int32_t", shift),
-        ConstArray("bias_fold", "int32_t", fold),
-    ]
-    k = kh * kw * ic
-    params = (
-        ("in_h", _i(ih)),
-        ("in_w", _i(iw)),
-        ("in_c", _i(ic)),
-        ("out_h", _i(oh)),
-        ("out_w", _i(ow)),
-        ("out_c", _i(oc)),
-        ("k_h", _i(kh)),
-        ("k_w", _i(kw)),
-        ("stride_h", _i(sh)),
-        ("stride_w", _i(sw)),
-        ("dil_h", _i(dh)),
-        ("dil_w", _i(dw)),
-        ("pad_h", _i(compute_padding(sh, dh, ih, kh, oh))),
-        ("pad_w", _i(compute_padding(sw, dw, iw, kw, ow))),
-        ("in_offset", _i(-x.zero_point)),
-        ("out_offset", _i(y.zero_point)),
-        ("act_min", _i(lo)),
-        ("act_max", _i(hi)),
-        ("weights", "@weights"),
-        ("bias", "@bias" if bias is not None else "0"),
-        ("out_mult", "@mult"),
-        ("out_shift", "@shift"),
+    arrays.append(ConstArray("bias_fold", "int32_t", fold))
+    params = _shape_params(x, y) + window + quant
+    params += (
         ("y_map", "0"),
         ("x_map", "0"),
         ("src_w", _i(iw)),
@@ -210,82 +224,31 @@ def _lower_conv(ctx: _Ctx) -> Step:
         ("scratch", "tc_gen_scratch"),
         ("scratch_bytes", "TC_GEN_SCRATCH_BYTES"),
     )
+    oh, ow = y.shape[1], y.shape[2]
+    macs = oh * ow * oc * kh * kw * ic
     return Step(
-        op.index,
-        op.code,
-        "tc_conv2d_s8",
-        "unary",
-        "tc_conv_params_t",
-        params,
-        tuple(arrays),
-        (x.index,),
-        y.index,
-        oh * ow * oc * kh * kw * ic,
-        False,
-        conv_scratch_bytes(k),
-    )
+        op.index, op.code, "tc_conv2d_s8", "unary", "tc_conv_params_t", params, tuple(arrays), (x.index,), y.index,
+        macs, False, conv_scratch_bytes(kh * kw * ic),
+    )  # fmt: skip
 
 
 def _lower_dwconv(ctx: _Ctx) -> Step:
-    op, o = ctx.op, ctx.op.options
+    op = ctx.op
     x = ctx.int8_act(op.inputs[0], "input")
     w = _const_int8_weights(ctx, op.inputs[1])
     y = ctx.int8_act(op.outputs[0], "output")
-    _, ih, iw, ic = x.shape
+    ic = x.shape[3]
     one, kh, kw, oc = w.shape
     if one != 1 or oc % ic != 0 or y.shape[3] != oc:
         raise ctx.fail(f"unsupported filter shape {w.shape} for input depth {ic}")
-    pad = _PAD.get(int(o.padding), "?")
-    sh, sw = int(o.strideH), int(o.strideW)
-    dh, dw = int(o.dilationHFactor or 1), int(o.dilationWFactor or 1)
-    oh, ow = y.shape[1], y.shape[2]
-    if (compute_out_size(pad, ih, kh, sh, dh), compute_out_size(pad, iw, kw, sw, dw)) != (oh, ow):
-        raise ctx.fail(f"output shape {y.shape} inconsistent with {pad} padding")
-    mult, shift = _conv_multipliers(ctx, x, w, y, oc)
-    lo, hi = activation_range(ctx.act(o.fusedActivationFunction), y.scale, y.zero_point)
-    bias = _bias(ctx, op.inputs[2] if len(op.inputs) > 2 else -1, oc)
-    arrays = [ConstArray("weights", "int8_t", w.array().reshape(-1))]
-    if bias is not None:
-        arrays.append(bias)
-    arrays += [ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", shift)]
-    params = (
-        ("in_h", _i(ih)),
-        ("in_w", _i(iw)),
-        ("in_c", _i(ic)),
-        ("out_h", _i(oh)),
-        ("out_w", _i(ow)),
-        ("out_c", _i(oc)),
-        ("depth_mult", _i(oc // ic)),
-        ("k_h", _i(kh)),
-        ("k_w", _i(kw)),
-        ("stride_h", _i(sh)),
-        ("stride_w", _i(sw)),
-        ("dil_h", _i(dh)),
-        ("dil_w", _i(dw)),
-        ("pad_h", _i(compute_padding(sh, dh, ih, kh, oh))),
-        ("pad_w", _i(compute_padding(sw, dw, iw, kw, ow))),
-        ("in_offset", _i(-x.zero_point)),
-        ("out_offset", _i(y.zero_point)),
-        ("act_min", _i(lo)),
-        ("act_max", _i(hi)),
-        ("weights", "@weights"),
-        ("bias", "@bias" if bias is not None else "0"),
-        ("out_mult", "@mult"),
-        ("out_shift", "@shift"),
-    )
+    window = _window(ctx, x, y, kh, kw)
+    arrays, _, quant = _requant(ctx, x, w, y, w.array().reshape(-1))
+    params = _shape_params(x, y) + (("depth_mult", _i(oc // ic)),) + window + quant
+    macs = y.shape[1] * y.shape[2] * oc * kh * kw
     return Step(
-        op.index,
-        op.code,
-        "tc_dwconv2d_s8",
-        "unary",
-        "tc_dwconv_params_t",
-        params,
-        tuple(arrays),
-        (x.index,),
-        y.index,
-        oh * ow * oc * kh * kw,
-        False,
-    )
+        op.index, op.code, "tc_dwconv2d_s8", "unary", "tc_dwconv_params_t", params, tuple(arrays), (x.index,),
+        y.index, macs, False,
+    )  # fmt: skip
 
 
 def _lower_resize_nn(ctx: _Ctx) -> Step:
