@@ -37,6 +37,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         crop=args.crop,
         lr=args.lr,
         lr_decay_at=args.lr_decay_at,
+        decoder_input=args.decoder_input,
         val_every=args.val_every,
         ckpt_every=args.val_every,
         seed=args.seed,
@@ -67,6 +68,13 @@ def _add_train(sub) -> None:
         type=float,
         default=0.9,
         help="fraction of --steps after which the learning rate drops 10x (default: %(default)s)",
+    )
+    p.add_argument(
+        "--decoder-input",
+        choices=["ste", "noise"],
+        default="ste",
+        help="decoder input in training: rounded latent with straight-through gradient, or the noisy latent "
+        "(the rate term always uses noise; default: %(default)s)",
     )
     p.add_argument("--val-every", type=int, default=2000, help="validate and checkpoint every N steps")
     p.add_argument("--seed", type=int, default=1234)

@@ -41,6 +41,9 @@ class TrainConfig:
     crop: int = 64
     lr: float = 1e-4
     lr_decay_at: float = 0.9  # fraction of steps after which lr drops 10x
+    # what the decoder sees in training: "ste" = rounded latent, identity gradient (the rate term keeps the
+    # uniform noise: "mixed" quantization, Minnen & Singh 2020); "noise" = the noisy latent (Balle et al. 2018)
+    decoder_input: str = "ste"
     val_every: int = 1000
     ckpt_every: int = 1000
     seed: int = 1234

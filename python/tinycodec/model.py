@@ -121,14 +121,17 @@ class Codec(tf_keras.Model):
         self.density = FactorizedDensity(L, M, cfg.density_filters, name="density")
         self.density.build((None, None, None, M))
 
-    def call(self, x: tf.Tensor, level: tf.Tensor, training: bool = False):
+    def call(self, x: tf.Tensor, level: tf.Tensor, training: bool = False, ste: bool = False):
+        """-> (reconstruction, likelihoods). training: the rate sees y + U(-.5, .5); the decoder sees the same
+        noisy latent, or with ste=True the rounded one (straight-through gradient), as it will after export."""
         y = self.encoder(x) * tf.gather(self.gain, level)
         if training:
             y_hat = y + tf.random.uniform(tf.shape(y), -0.5, 0.5)
+            y_dec = y + tf.stop_gradient(tf.round(y) - y) if ste else y_hat
         else:
-            y_hat = tf.round(y)
+            y_hat = y_dec = tf.round(y)
         lik = self.density.likelihood(y_hat, level)
-        x_hat = self.decoder(y_hat * tf.gather(self.inv_gain, level))
+        x_hat = self.decoder(y_dec * tf.gather(self.inv_gain, level))
         return x_hat, lik
 
 

@@ -106,11 +106,14 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, resume: bool = False, log=print)
         ckpt.restore(manager.latest_checkpoint)
         log(f"resumed from {manager.latest_checkpoint} at step {int(step_var.numpy())}")
     lambdas = tf.constant(mcfg.lambdas, tf.float32)
+    if tcfg.decoder_input not in ("ste", "noise"):
+        raise ValueError(f"decoder_input must be 'ste' or 'noise' (got {tcfg.decoder_input!r})")
+    ste = tcfg.decoder_input == "ste"
 
     @tf.function
     def step_fn(x, level):
         with tf.GradientTape() as tape:
-            x_hat, lik = codec(x, level, training=True)
+            x_hat, lik = codec(x, level, training=True, ste=ste)
             bpp, mse = rd_terms(x, x_hat, lik)
             loss = bpp + tf.gather(lambdas, level) * mse
         grads = tape.gradient(loss, codec.trainable_variables)
