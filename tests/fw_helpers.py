@@ -63,3 +63,29 @@ def booted_device(elf: Path, board: str = "qemu", timeout: float = 10.0) -> Iter
             yield q, dev
         finally:
             dev.close()
+
+
+def run_semihosted_m4(elf: Path, sources: list[Path], includes: list[Path]) -> str:
+    """Build bare-metal C for the emulated Cortex-M4F (mps2-an386 startup and linker script, semihosted
+    stdout), run it in QEMU and return its stdout; a failed build or a non-zero exit fails the test."""
+    import subprocess
+
+    port = ROOT / "firmware" / "ports"
+    cmd = [
+        "arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard",
+        "-O2", "-g", "-std=c11", "-Wall", "-Wextra", "-Werror", "-DTC_TEST_SEMIHOSTING",
+        "-ffunction-sections", "-fdata-sections",
+        *(a for inc in [*includes, port / "mps2_an386", port / "cmsdk"] for a in ("-I", str(inc))),
+        *map(str, sources), str(port / "cmsdk" / "cortexm_startup.c"),
+        "-nostartfiles", "--specs=nano.specs", "--specs=rdimon.specs", "-Wl,--gc-sections",
+        "-Wl,--defsym=end=__bss_end", "-T", str(port / "mps2_an386" / "mps2_an386.ld"), "-o", str(elf),
+    ]  # fmt: skip
+    build = subprocess.run(cmd, capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    run = subprocess.run(
+        ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "null",
+         "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run.stdout

@@ -37,23 +37,7 @@ def test_core_c_sanitized(tmp_path: Path) -> None:
 )
 def test_core_c_on_cortex_m4(tmp_path: Path) -> None:
     """Same tests compiled with the firmware's flags for the M4F and run on mps2-an386."""
-    elf = tmp_path / "test_core.elf"
-    cmd = [
-        "arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard",
-        "-O2", "-g", "-std=c11", "-Wall", "-Wextra", "-Werror", "-DTC_TEST_SEMIHOSTING",
-        "-ffunction-sections", "-fdata-sections",
-        "-I", str(CORE), "-I", str(FW / "ports" / "mps2_an386"), "-I", str(FW / "ports" / "cmsdk"),
-        *map(str, SOURCES), str(FW / "ports" / "cmsdk" / "cortexm_startup.c"),
-        "-nostartfiles", "--specs=nano.specs", "--specs=rdimon.specs", "-Wl,--gc-sections",
-        "-Wl,--defsym=end=__bss_end", "-T", str(FW / "ports" / "mps2_an386" / "mps2_an386.ld"),
-        "-o", str(elf),
-    ]  # fmt: skip
-    build = subprocess.run(cmd, capture_output=True, text=True)
-    assert build.returncode == 0, build.stderr
-    run = subprocess.run(
-        ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "null",
-         "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)],
-        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert ", 0 failed" in run.stdout
+    from fw_helpers import run_semihosted_m4
+
+    out = run_semihosted_m4(tmp_path / "test_core.elf", SOURCES, [CORE])
+    assert ", 0 failed" in out

@@ -511,29 +511,17 @@ def test_host_speed(tmp_path):
 )
 def test_on_cortex_m4_qemu(tmp_path, gen_dir):
     """tc_rans.c + the generated tables on the emulated M4F: same bytes as Python for every quality."""
-    fw = ROOT / "firmware"
-    elf = tmp_path / "rans_m4.elf"
-    cmd = [
-        "arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard",
-        "-O2", "-g", "-std=c11", "-Wall", "-Wextra", "-Werror", "-ffunction-sections", "-fdata-sections",
-        "-I", str(CORE), "-I", str(gen_dir), "-I", str(fw / "ports" / "mps2_an386"), "-I", str(fw / "ports" / "cmsdk"),
-        str(HARNESS.parent / "rans_m4.c"), str(CORE / "tc_rans.c"), str(gen_dir / "tc_entropy_tables.c"),
-        str(fw / "ports" / "cmsdk" / "cortexm_startup.c"),
-        "-nostartfiles", "--specs=nano.specs", "--specs=rdimon.specs", "-Wl,--gc-sections",
-        "-Wl,--defsym=end=__bss_end", "-T", str(fw / "ports" / "mps2_an386" / "mps2_an386.ld"), "-o", str(elf),
-    ]  # fmt: skip
-    build = subprocess.run(cmd, capture_output=True, text=True)
-    assert build.returncode == 0, build.stderr
-    run = subprocess.run(
-        ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "null",
-         "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)],
-        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stdout + run.stderr
+    from fw_helpers import run_semihosted_m4
+
+    out = run_semihosted_m4(
+        tmp_path / "rans_m4.elf",
+        [HARNESS.parent / "rans_m4.c", CORE / "tc_rans.c", gen_dir / "tc_entropy_tables.c"],
+        [CORE, gen_dir],
+    )
     from tinycodec.bundle import Bundle
 
     bundle = Bundle.load(BUNDLE)
-    lines = [ln for ln in run.stdout.splitlines() if ln.startswith("q")]
+    lines = [ln for ln in out.splitlines() if ln.startswith("q")]
     assert len(lines) == len(bundle.qualities)
     for line, q in zip(lines, bundle.qualities):
         t = bundle.tables[q]
