@@ -1,8 +1,8 @@
 """Quantization-aware fine-tuning (tfmot) of one quality level's folded encoder and decoder.
 
 The float codec's transforms with that level's gains folded in are wrapped by tfmot's default 8-bit
-scheme and fine-tuned on the same rate + lambda * distortion loss (uniform noise between them, the
-level's factorized density frozen). Export then converts the QAT models and pins the latent and pixel
+scheme and fine-tuned on the same rate + lambda * distortion loss (rate on the noisy latent, the decoder on
+the rounded one with a straight-through gradient, the level's factorized density frozen). Export then converts the QAT models and pins the latent and pixel
 quantization exactly as for post-training quantization.
 """
 
@@ -103,7 +103,7 @@ def qat_level(
         with tf.GradientTape() as tape:
             y = qenc(x, training=True)
             y_hat = y + tf.random.uniform(tf.shape(y), -0.5, 0.5)
-            x_hat = qdec(y_hat, training=True)
+            x_hat = qdec(y + tf.stop_gradient(tf.round(y) - y), training=True)  # as in training (ste)
             bpp, mse = rd_terms(x, x_hat, codec.density.likelihood(y_hat, lvl))
             loss = bpp + lam * mse
         opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
