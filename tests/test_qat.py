@@ -21,3 +21,24 @@ def test_qat_decoder_converts_to_plain_ops():
     pin_decoder(data)
     sg = load_model(data).Subgraphs(0)
     assert tensor_quant(sg.Tensors(sg.Inputs(0))).scale == (1.0,)
+
+
+def test_calibrated_ranges_cover_the_float_activations():
+    """tfmot's ranges start at +-6; calibration sets each from the float model's activations (0 included)."""
+    from tinycodec.qat import _calibrate_ranges
+    from tinycodec.tfenv import tf, tf_keras
+
+    f = build_decoder(ModelConfig(), 64)
+    q = _quantize(f)
+    x = tf.constant(np.random.default_rng(1).normal(0, 20, (2, 4, 4, 64)).astype(np.float32))
+    _calibrate_ranges(q, f, x)
+    probe = tf_keras.Model(f.inputs, f.get_layer("dec3").output)
+    want = probe(x).numpy()
+    got = {v.name.split("/")[-1]: v.numpy() for v in q.get_layer("quant_dec3").weights}
+    assert got["post_activation_min:0"] == min(float(want.min()), 0.0)
+    assert got["post_activation_max:0"] == max(float(want.max()), 0.0)
+    # the QuantizeLayer: its variables are named quantize_layer_<n>_min once a model was built before
+    inp = sorted(float(v.numpy()) for v in q.layers[1].weights if v.name.endswith(("min:0", "max:0")))
+    assert inp == [float(x.numpy().min()), float(x.numpy().max())]
+    relu = {v.name.split("/")[-1]: v.numpy() for v in q.get_layer("quant_dec0").weights}
+    assert relu["post_activation_min:0"] == 0.0 and relu["post_activation_max:0"] != 6.0

@@ -1,8 +1,9 @@
 """Quantization-aware fine-tuning (tfmot) of one quality level's folded encoder and decoder.
 
 The float codec's transforms with that level's gains folded in are wrapped by tfmot's default 8-bit
-scheme and fine-tuned on the same rate + lambda * distortion loss (rate on the noisy latent, the decoder on
-the rounded one with a straight-through gradient, the level's factorized density frozen). Export then converts the QAT models and pins the latent and pixel
+scheme, their activation ranges calibrated on training crops, and fine-tuned on the same rate + lambda *
+distortion loss (rate on the noisy latent, the decoder on the rounded one with a straight-through gradient,
+the level's factorized density frozen). Export then converts the QAT models and pins the latent and pixel
 quantization exactly as for post-training quantization.
 """
 
@@ -73,6 +74,28 @@ def _pin_input_range(qmodel, lo: float, hi: float) -> None:
             v.assign(hi)
 
 
+def _calibrate_ranges(qmodel, fmodel, x: tf.Tensor) -> None:
+    """Set every activation range of a fresh tfmot model from the float model's activations on x (min/max,
+    0 included, as the PTQ converter does). tfmot starts them at +-6 and moves them by EMA (decay 0.999):
+    after a few hundred steps they are still mostly the init, which clips large activations."""
+    names = [lyr.name for lyr in fmodel.layers if isinstance(lyr, tf_keras.layers.Conv2D)]
+    probe = tf_keras.Model(fmodel.inputs, [fmodel.get_layer(n).output for n in names])
+    acts = dict(zip(names, (a.numpy() for a in probe(x))))
+    for lyr in qmodel.layers:
+        inner = getattr(lyr, "layer", None)
+        src = x.numpy() if inner is None else acts.get(inner.name)
+        if src is None:
+            continue
+        lo, hi = min(float(src.min()), 0.0), max(float(src.max()), 0.0)
+        prefix = "" if inner is None else "post_activation"  # a QuantizeLayer's names carry Keras' uniquifier
+        for v in lyr.weights:
+            last = v.name.rsplit("/", 1)[-1]
+            if last.startswith(prefix) and last.endswith("min:0"):
+                v.assign(lo)
+            elif last.startswith(prefix) and last.endswith("max:0"):
+                v.assign(hi)
+
+
 def qat_level(
     codec,
     mcfg: ModelConfig,
@@ -93,6 +116,9 @@ def qat_level(
     qenc, qdec = _quantize(enc), _quantize(dec)
     imgs = np.stack(load_folder(data_dir / "train"))
     ds = iter(train_dataset(imgs, TrainConfig(data_dir=data_dir, batch=batch, crop=tile, seed=seed)))
+    calib = tf.concat([next(ds) for _ in range(8)], axis=0)
+    _calibrate_ranges(qenc, enc, calib)
+    _calibrate_ranges(qdec, dec, tf.round(enc(calib)))
     opt = tf_keras.optimizers.Adam(lr)
     lam = tf.constant(mcfg.lambdas[level], tf.float32)
     lvl = tf.constant(level)
