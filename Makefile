@@ -10,6 +10,7 @@ QUALITY ?= 2
 IMAGES ?= 1
 PORT ?=
 PYTEST_ARGS ?=
+QAT_STEPS ?= 400
 
 ENV_qemu := qemu_m4
 ENV_qemu-m55 := qemu_m55
@@ -55,11 +56,11 @@ bench: ## run the host benchmark against PORT (e.g. PORT=socket://127.0.0.1:4321
 train: setup ## train (or resume) the codec in runs/tc-small
 	$(TC) train --resume
 
-export: ## export int8 TFLite + CDF tables + manifest to $(MODEL)
-	$(TC) export --out $(MODEL)
+export: ## export int8 TFLite + CDF tables + manifest to $(MODEL) (QAT_STEPS=0: post-training quantization)
+	$(TC) export --out $(MODEL) --qat-steps $(QAT_STEPS)
 
 eval: ## evaluate the shipped model on Kodak vs JPEG/WebP/JPEG 2000; writes models/MODEL_CARD.md
-	$(TC) eval --model $(MODEL) --data ../shared/data/kodak --json runs/eval/kodak.json --plot runs/eval/rd.png
+	$(TC) eval --model $(MODEL) --data ../shared/data/kodak --json models/eval_kodak.json --plot runs/eval/rd_kodak.png
 
 size: firmware ## flash/RAM of the firmware (arm-none-eabi-size)
 	arm-none-eabi-size -A $(ELF) | grep -E "^(\.text|\.data|\.bss|\.rodata|section)" ; arm-none-eabi-size $(ELF)

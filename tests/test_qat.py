@@ -42,3 +42,13 @@ def test_calibrated_ranges_cover_the_float_activations():
     assert inp == [float(x.numpy().min()), float(x.numpy().max())]
     relu = {v.name.split("/")[-1]: v.numpy() for v in q.get_layer("quant_dec0").weights}
     assert relu["post_activation_min:0"] == 0.0 and relu["post_activation_max:0"] != 6.0
+
+
+def test_latent_range_is_the_last_conv():
+    from tinycodec.model import build_encoder
+    from tinycodec.qat import _latent_range
+
+    q = _quantize(build_encoder(ModelConfig(), 64))
+    lo, hi = _latent_range(q)
+    assert lo.name.startswith("quant_enc3/") and hi.name.startswith("quant_enc3/")
+    assert lo.name.endswith("post_activation_min:0") and hi.name.endswith("post_activation_max:0")

@@ -96,6 +96,14 @@ def _calibrate_ranges(qmodel, fmodel, x: tf.Tensor) -> None:
                 v.assign(hi)
 
 
+def _latent_range(qenc) -> tuple[tf.Variable, tf.Variable]:
+    """The activation range variables of the encoder's last conv (the latent)."""
+    last = [lyr for lyr in qenc.layers if getattr(lyr, "layer", None) is not None][-1]
+    lo = next(v for v in last.weights if v.name.endswith("post_activation_min:0"))
+    hi = next(v for v in last.weights if v.name.endswith("post_activation_max:0"))
+    return lo, hi
+
+
 def qat_level(
     codec,
     mcfg: ModelConfig,
@@ -119,6 +127,11 @@ def qat_level(
     calib = tf.concat([next(ds) for _ in range(8)], axis=0)
     _calibrate_ranges(qenc, enc, calib)
     _calibrate_ranges(qdec, dec, tf.round(enc(calib)))
+    # the latent's fake quantization is the export's: scale 1, zero point 0, i.e. rounding and int8 clipping
+    # (re-pinned after every step, since tfmot moves ranges by EMA in training)
+    lat_lo, lat_hi = _latent_range(qenc)
+    lat_lo.assign(-128.0)
+    lat_hi.assign(127.0)
     opt = tf_keras.optimizers.Adam(lr)
     lam = tf.constant(mcfg.lambdas[level], tf.float32)
     lvl = tf.constant(level)
@@ -133,6 +146,8 @@ def qat_level(
             bpp, mse = rd_terms(x, x_hat, codec.density.likelihood(y_hat, lvl))
             loss = bpp + lam * mse
         opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        lat_lo.assign(-128.0)
+        lat_hi.assign(127.0)
         return loss
 
     it = range(steps)
