@@ -16,6 +16,7 @@ import pytest
 
 from fw_helpers import booted_device, firmware_elf
 from gen_helpers import L, Spec, model_file, random_input, run_tflm
+from test_kernels import SPECS as HOST_SPECS
 from tinycodec.codegen import generate
 
 pytestmark = pytest.mark.qemu
@@ -23,47 +24,29 @@ pytestmark = pytest.mark.qemu
 ROOT = Path(__file__).resolve().parents[1]
 GEN_DIR = ROOT / "build" / "kerneltest" / "gen"
 
-SPECS: tuple[Spec, ...] = (
-    # also in test_kernels.py (cached conversions)
-    Spec("conv_k3_s2_same_odd", (9, 9, 4), (L("conv", filters=5, kernel=3, strides=2),)),
-    Spec(
-        "conv_k5_s2_valid_relu",
-        (16, 16, 3),
-        (L("conv", filters=6, kernel=5, strides=2, padding="valid", activation="relu"),),
-    ),
-    Spec("conv_k1", (6, 6, 16), (L("conv", filters=4, kernel=1),)),
-    Spec("conv_k3_dil2", (10, 10, 4), (L("conv", filters=4, kernel=3, dilation=2),)),
-    Spec("conv_k2_valid_nobias", (7, 5, 3), (L("conv", filters=3, kernel=2, padding="valid", use_bias=False),)),
-    Spec("conv_k3x1_s1x2", (8, 9, 3), (L("conv", filters=4, kernel=(3, 1), strides=(1, 2)),)),
-    Spec(
-        "conv_up_conv",
-        (8, 8, 3),
-        (L("conv", filters=8, kernel=3, activation="relu"), L("up", size=2), L("conv", filters=4, kernel=3)),
-    ),
+# shared with test_kernels.py (the same cached conversions): strides, padding edges, dilation, no bias, fused
+# upsampling, and the row-banded chains (ring buffers, blocks of pixels crossing rows, the ring's wrap-around)
+SHARED = (
+    "conv_k3_s2_same_odd",
+    "conv_k5_s2_valid_relu",
+    "conv_k1",
+    "conv_k3_dil2",
+    "conv_k2_valid_nobias",
+    "conv_k3x1_s1x2",
+    "conv_up_conv",
+    "band_k5s2_k3s2_k3s1",
+    "band_k5s1_k5s2_odd",
+    "band_k5s1_k3s1_odd",
+)
+SPECS: tuple[Spec, ...] = tuple(s for s in HOST_SPECS if s.name in SHARED) + (
     # awkward shapes for the blocked paths
     Spec("kq_c5_o7_odd", (7, 11, 5), (L("conv", filters=7, kernel=3, padding="valid"),)),
     Spec("kq_c20_o17_s2", (11, 9, 20), (L("conv", filters=17, kernel=5, strides=2, activation="relu"),)),
     Spec("kq_c8_o3_up", (5, 3, 8), (L("up", size=2), L("conv", filters=3, kernel=3, activation="relu"))),
     Spec("kq_c33_o9_k1x3", (3, 13, 33), (L("conv", filters=9, kernel=(1, 3), strides=(1, 2)),)),
     Spec("kq_c16_o1_k5", (9, 7, 16), (L("conv", filters=1, kernel=5, use_bias=False),)),
-    # row-banded chains (ring buffers, row ranges; also in test_kernels.py): the fast paths on rings,
-    # blocks of pixels crossing rows (width 5) and the ring's wrap-around
-    Spec(
-        "band_k5s2_k3s2_k3s1",
-        (17, 11, 3),
-        (
-            L("conv", filters=8, kernel=5, strides=2),
-            L("conv", filters=8, kernel=3, strides=2, activation="relu"),
-            L("conv", filters=5, kernel=3),
-        ),
-    ),
-    Spec(
-        "band_k5s1_k5s2_odd",
-        (21, 5, 2),
-        (L("conv", filters=12, kernel=5, activation="relu"), L("conv", filters=3, kernel=5, strides=2)),
-    ),
-    Spec("band_k5s1_k3s1_odd", (15, 7, 4), (L("conv", filters=6, kernel=5), L("conv", filters=4, kernel=3))),
 )
+assert len(SPECS) == len(SHARED) + 5, "a shared spec was renamed in test_kernels.py"
 BOARDS = [("qemu_m4_kerneltest", "qemu_m4"), ("qemu_m55_kerneltest", "qemu_m55")]
 
 
