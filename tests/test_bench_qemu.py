@@ -66,6 +66,12 @@ def _bench(capsys, *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def _run(ports: list[str], images: Path, out: Path, *extra: str) -> list[str]:
+    """bench arguments: the test images at q2 into out, untimed, no HTML report (extra args after)."""
+    portargs = [a for p in ports for a in ("--port", p)]
+    return [*portargs, "--images", str(images), "-q", "2", "--out", str(out), "--repeat", "0", "--no-report", *extra]
+
+
 def _result(d: Path) -> dict:
     return json.loads((d / "results.json").read_text())
 
@@ -115,20 +121,7 @@ def test_clean_run(clean, images) -> None:
 
 def test_faulty_link_same_results(board, images, clean, tmp_path, capsys) -> None:
     with FaultProxy(("127.0.0.1", board.port), drop=1e-5, flip=1e-5, dup=1e-5, delay_ms=3, seed=3) as px:
-        code, out, _ = _bench(
-            capsys,
-            "--port",
-            px.url,
-            "--images",
-            str(images),
-            "-q",
-            "2",
-            "--out",
-            str(tmp_path),
-            "--repeat",
-            "0",
-            "--no-report",
-        )
+        code, out, _ = _bench(capsys, *_run([px.url], images, tmp_path))
         counts = px.counts
     assert code == 0, out
     r = _result(tmp_path)
@@ -139,25 +132,7 @@ def test_faulty_link_same_results(board, images, clean, tmp_path, capsys) -> Non
 
 
 def test_killed_run_resumes_to_the_same_results(board, images, clean, tmp_path, capsys) -> None:
-    cmd = [
-        sys.executable,
-        "-m",
-        "tinycodec.cli",
-        "bench",
-        "--port",
-        board.url,
-        "--images",
-        str(images),
-        "-q",
-        "2",
-        "--out",
-        str(tmp_path),
-        "--repeat",
-        "0",
-        "--no-report",
-        "--limit",
-        "2",
-    ]
+    cmd = [sys.executable, "-m", "tinycodec.cli", "bench", *_run([board.url], images, tmp_path, "--limit", "2")]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
@@ -178,22 +153,7 @@ def test_killed_run_resumes_to_the_same_results(board, images, clean, tmp_path, 
 def test_two_boards_share_the_tiles(board, elf, images, clean, tmp_path, capsys) -> None:
     with QemuBoard(elf) as second:
         code, out, _ = _bench(
-            capsys,
-            "--port",
-            board.url,
-            "--port",
-            second.url,
-            "--images",
-            str(images),
-            "-q",
-            "2",
-            "--out",
-            str(tmp_path),
-            "--repeat",
-            "1",
-            "--timing-tiles",
-            "1",
-            "--no-report",
+            capsys, *_run([board.url, second.url], images, tmp_path, "--repeat", "1", "--timing-tiles", "1")
         )
     assert code == 0, out
     r = _result(tmp_path)
@@ -220,22 +180,7 @@ def test_board_reboot_mid_run_is_detected_and_the_run_continues(elf, images, cle
 
             t = threading.Thread(target=power_cycle)
             t.start()
-            code, out, _ = _bench(
-                capsys,
-                "--port",
-                px.url,
-                "--images",
-                str(images),
-                "-q",
-                "2",
-                "--out",
-                str(tmp_path),
-                "--repeat",
-                "0",
-                "--no-report",
-                "--timeout",
-                "5",
-            )
+            code, out, _ = _bench(capsys, *_run([px.url], images, tmp_path, "--timeout", "5"))
             t.join()
     finally:
         a.close()
