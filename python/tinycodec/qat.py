@@ -64,14 +64,24 @@ def _quantize(model):
         return qk.quantize_apply(annotated)
 
 
+def _range_vars(layer, prefix: str = "") -> tuple[tf.Variable | None, tf.Variable | None]:
+    """(min, max) range variables of a tfmot layer whose name (after the layer's scope) starts with prefix:
+    "post_activation" for a wrapped layer's output, "" for a QuantizeLayer (its names carry Keras' uniquifier)."""
+    lo = hi = None
+    for v in layer.weights:
+        last = v.name.rsplit("/", 1)[-1]
+        if last.startswith(prefix) and last.endswith("min:0"):
+            lo = v
+        elif last.startswith(prefix) and last.endswith("max:0"):
+            hi = v
+    return lo, hi
+
+
 def _pin_input_range(qmodel, lo: float, hi: float) -> None:
     """Fix the QuantizeLayer range of the model input (pixels: exactly [0, 1] -> scale 1/255, zp -128)."""
-    layer = qmodel.layers[1]
-    for v in layer.weights:
-        if v.name.endswith("min:0"):
-            v.assign(lo)
-        elif v.name.endswith("max:0"):
-            v.assign(hi)
+    lo_v, hi_v = _range_vars(qmodel.layers[1])
+    lo_v.assign(lo)
+    hi_v.assign(hi)
 
 
 def _calibrate_ranges(qmodel, fmodel, x: tf.Tensor) -> None:
@@ -86,22 +96,16 @@ def _calibrate_ranges(qmodel, fmodel, x: tf.Tensor) -> None:
         src = x.numpy() if inner is None else acts.get(inner.name)
         if src is None:
             continue
-        lo, hi = min(float(src.min()), 0.0), max(float(src.max()), 0.0)
-        prefix = "" if inner is None else "post_activation"  # a QuantizeLayer's names carry Keras' uniquifier
-        for v in lyr.weights:
-            last = v.name.rsplit("/", 1)[-1]
-            if last.startswith(prefix) and last.endswith("min:0"):
-                v.assign(lo)
-            elif last.startswith(prefix) and last.endswith("max:0"):
-                v.assign(hi)
+        lo_v, hi_v = _range_vars(lyr, "" if inner is None else "post_activation")
+        if lo_v is not None and hi_v is not None:
+            lo_v.assign(min(float(src.min()), 0.0))
+            hi_v.assign(max(float(src.max()), 0.0))
 
 
 def _latent_range(qenc) -> tuple[tf.Variable, tf.Variable]:
     """The activation range variables of the encoder's last conv (the latent)."""
     last = [lyr for lyr in qenc.layers if getattr(lyr, "layer", None) is not None][-1]
-    lo = next(v for v in last.weights if v.name.endswith("post_activation_min:0"))
-    hi = next(v for v in last.weights if v.name.endswith("post_activation_max:0"))
-    return lo, hi
+    return _range_vars(last, "post_activation")
 
 
 def qat_level(
@@ -120,6 +124,7 @@ def qat_level(
     from .export import fold_level
     from .train import train_dataset
 
+    tf_keras.utils.set_random_seed(seed + level)  # the noise and the crops; CPU kernels may still vary in the last bit
     enc, dec = fold_level(codec, mcfg, None, level)
     qenc, qdec = _quantize(enc), _quantize(dec)
     imgs = np.stack(load_folder(data_dir / "train"))
