@@ -134,7 +134,7 @@ def render_card(report: dict, plot_name: str, history: str | None = None) -> str
         )
     lines += [
         "",
-        *_targets_section(report.get("targets")),
+        *_targets_section(report.get("targets"), bool(history)),
         *_speed_section(report.get("host_speed"), report["dataset"]["n_images"]),
         *_seed_section(report.get("seed_unet")),
         *([history.strip(), ""] if history else []),
@@ -161,7 +161,7 @@ def write_card(report: dict, plot_path: Path, card_path: Path) -> Path:
     return card_path
 
 
-def _targets_section(rows: list[dict] | None) -> list[str]:
+def _targets_section(rows: list[dict] | None, has_history: bool) -> list[str]:
     if not rows:
         return []
     lines = ["## Targets (issue 4) and the gap", "", "| target | wanted | measured | gap | met |"]
@@ -169,7 +169,9 @@ def _targets_section(rows: list[dict] | None) -> list[str]:
     for r in rows:
         gap = "n/a" if r["gap"] is None else f"{r['gap']:+.2f}"
         lines.append(f"| {r['what']} | {r['target']:g} | {_f(r['measured'])} | {gap} | {'yes' if r['met'] else 'no'} |")
-    return lines + ["", "What was tried and what is next: see the training history below.", ""]
+    if has_history:
+        lines += ["", "What was tried and what is next: see the training history below."]
+    return lines + [""]
 
 
 def _speed_section(speed: dict | None, n_images: int) -> list[str]:
@@ -181,7 +183,7 @@ def _speed_section(speed: dict | None, n_images: int) -> list[str]:
         "",
         f"`tinycodec` compress / decompress of all {n_images} images, int8 models on the TFLM Python runtime, "
         f"{speed['cpus']} CPUs, 1-min load average {load['start']} at the start and {load['end']} at the end "
-        "(the machine was shared: a busy machine inflates wall time, CPU time is the steadier number).",
+        "(a busy machine inflates wall time; CPU time is the steadier number).",
         "",
         "| quality | compress wall (s) | compress CPU (s) | decompress wall (s) | decompress CPU (s) |",
         "|---|---|---|---|---|",
