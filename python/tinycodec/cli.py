@@ -19,30 +19,60 @@ def _run_dir(args: argparse.Namespace) -> Path:
     return args.run or REPO_ROOT / "checkpoints" / args.preset
 
 
+# training recipe per preset (flags override): tc-v2 follows the codec v2 ladder's recipe (128² crops, lr 1e-3)
+TRAIN_DEFAULTS = {
+    "tc-small": {"batch": 16, "crop": 64, "lr": 5e-4, "val_tile": None},
+    "tc-v2": {"batch": 8, "crop": 128, "lr": 1e-3, "val_tile": 128},
+    "seed-unet": {"batch": 16, "crop": 64, "lr": 5e-4, "val_tile": None},
+}
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     args.run = _run_dir(args)
+    d = TRAIN_DEFAULTS[args.preset]
+    batch, crop, lr = args.batch or d["batch"], args.crop or d["crop"], args.lr or d["lr"]
     if args.preset == "seed-unet":
         from .seed_unet import train_seed
 
-        print(f"wrote {train_seed(args.data, args.run, steps=args.steps, batch=args.batch, crop=args.crop)}")
+        print(f"wrote {train_seed(args.data, args.run, steps=args.steps, batch=batch, crop=crop)}")
         return 0
-    from .config import ModelConfig, TrainConfig
-    from .train import train
+    if args.hours is not None and args.hours <= 0:
+        raise UserError(f"--hours must be > 0 (got {args.hours})")
+    from .config import PRESETS, TrainConfig
 
     tcfg = TrainConfig(
         data_dir=args.data,
         run_dir=args.run,
         steps=args.steps,
-        batch=args.batch,
-        crop=args.crop,
-        lr=args.lr,
+        batch=batch,
+        crop=crop,
+        lr=lr,
         lr_decay_at=args.lr_decay_at,
         decoder_input=args.decoder_input,
         val_every=args.val_every,
         ckpt_every=args.val_every,
         seed=args.seed,
+        val_tile=d["val_tile"],
+        hours=args.hours,
+        decay_frac=args.decay_frac,
+        ema=args.ema,
+        threads=args.threads,
     )
-    train(ModelConfig(), tcfg, resume=args.resume)
+    if args.bench:
+        import json
+
+        from .train import bench_train
+
+        res = bench_train(PRESETS[args.preset], tcfg, steps=args.bench)
+        text = json.dumps(res, indent=1)
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(text + "\n")
+        print(text)
+        return 0
+    from .train import train
+
+    train(PRESETS[args.preset], tcfg, resume=args.resume or args.from_predecay, from_predecay=args.from_predecay)
     return 0
 
 
@@ -51,7 +81,9 @@ def _add_train(sub) -> None:
         "train",
         help="train the codec (rate + lambda*distortion) on shared/data/train",
         description="Train the variable-rate codec. Validation and checkpoint selection use "
-        "shared/data/val; Kodak is never used.",
+        "shared/data/val; Kodak is never used. With --hours the run stops cleanly after a wall-clock budget, "
+        "the last --decay-frac of it at lr/10 (the state before the decay is kept in ckpt_predecay/ so a later "
+        "session can continue the high-lr phase with --from-predecay).",
     )
     p.add_argument(
         "--data", type=Path, default=DEFAULT_DATA, help="data root with train/ and val/ (default: %(default)s)"
@@ -59,15 +91,26 @@ def _add_train(sub) -> None:
     p.add_argument(
         "--run", type=Path, default=None, help="run folder for checkpoints and log.csv (default: checkpoints/<preset>)"
     )
-    p.add_argument("--steps", type=int, default=150_000, help="total steps (default: %(default)s)")
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--crop", type=int, default=64, help="random crop size (default: the export tile, %(default)s)")
-    p.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate (default: %(default)s)")
+    p.add_argument(
+        "--preset",
+        choices=sorted(TRAIN_DEFAULTS),
+        default="tc-small",
+        help="tc-small: the shipped v1 codec; tc-v2: transposed-conv decoder, 128² tiles, 5 qualities; "
+        "seed-unet: the student report's U-Net baseline (MAE, skips)",
+    )
+    p.add_argument("--hours", type=float, default=None, help="wall-clock budget of this run (stops with a checkpoint)")
+    p.add_argument(
+        "--decay-frac", type=float, default=0.15, help="with --hours: last fraction at lr/10 (default: %(default)s)"
+    )
+    p.add_argument("--steps", type=int, default=150_000, help="total steps without --hours (default: %(default)s)")
+    p.add_argument("--batch", type=int, default=None, help="batch size (default: per preset, 16 / 8 for tc-v2)")
+    p.add_argument("--crop", type=int, default=None, help="random crop size (default: per preset, 64 / 128 for tc-v2)")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: per preset, 5e-4 / 1e-3)")
     p.add_argument(
         "--lr-decay-at",
         type=float,
         default=0.9,
-        help="fraction of --steps after which the learning rate drops 10x (default: %(default)s)",
+        help="without --hours: fraction of --steps after which the learning rate drops 10x (default: %(default)s)",
     )
     p.add_argument(
         "--decoder-input",
@@ -76,15 +119,18 @@ def _add_train(sub) -> None:
         help="decoder input in training: rounded latent with straight-through gradient, or the noisy latent "
         "(the rate term always uses noise; default: %(default)s)",
     )
+    p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the weights; val/export use it (0: off)")
+    p.add_argument("--threads", type=int, default=None, help="TensorFlow threads (default: all cores)")
     p.add_argument("--val-every", type=int, default=2000, help="validate and checkpoint every N steps")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--resume", action="store_true", help="continue from the run folder's latest checkpoint")
     p.add_argument(
-        "--preset",
-        choices=["tc-small", "seed-unet"],
-        default="tc-small",
-        help="tc-small: the codec; seed-unet: the student report's U-Net baseline (MAE, skips)",
+        "--from-predecay", action="store_true", help="continue from the state saved before the last lr decay"
     )
+    p.add_argument(
+        "--bench", type=int, default=0, metavar="N", help="only time N training steps (px/s, ms/step) and exit"
+    )
+    p.add_argument("--json", type=Path, default=None, help="with --bench: write the result here")
     p.set_defaults(func=_cmd_train)
 
 
@@ -125,7 +171,7 @@ def _add_export(sub) -> None:
     p.add_argument("--out", type=Path, default=REPO_ROOT / "models" / "tc-small")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data root; calibration uses train/")
     p.add_argument("--tile", type=int, default=64, help="fixed tile size of the exported models")
-    p.add_argument("--preset", choices=["tc-small", "seed-unet"], default="tc-small")
+    p.add_argument("--preset", choices=sorted(TRAIN_DEFAULTS), default="tc-small")
     p.add_argument(
         "--qat-steps",
         type=int,

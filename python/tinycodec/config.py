@@ -19,6 +19,10 @@ class ModelConfig:
     latent_channels: int = 64
     dec_channels: tuple[int, ...] = (64, 48, 32)  # hidden channels of the decoder convs
     dec_kernel: int = 3
+    # "upsample": nearest x2 upsampling + conv at the higher resolution (tc-small);
+    # "convt": stride-2 transposed convs, the compute at the lower resolution (TRANSPOSE_CONV)
+    decoder: str = "upsample"
+    dec_last_kernel: int | None = None  # kernel of the last (-> RGB) decoder layer; None: dec_kernel
     # one (lambda, name) per quality level; loss = bpp + lambda * 255^2 * MSE
     lambdas: tuple[float, ...] = (0.002, 0.005, 0.012, 0.03)
     density_filters: tuple[int, ...] = (3, 3, 3)
@@ -30,6 +34,36 @@ class ModelConfig:
     @property
     def stride(self) -> int:
         return 2 ** len(self.enc_kernels)
+
+    @property
+    def dec_kernels(self) -> tuple[int, ...]:
+        return (*(self.dec_kernel,) * len(self.dec_channels), self.dec_last_kernel or self.dec_kernel)
+
+    def __post_init__(self):
+        if self.decoder not in ("upsample", "convt"):
+            raise ValueError(f"decoder must be 'upsample' or 'convt' (got {self.decoder!r})")
+
+    @classmethod
+    def from_json(cls, d: dict) -> ModelConfig:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+# Named model shapes. tc-v2: the codec v2 ladder's winner so far (shared/notes/calibration-decoder-upsampling.md:
+# transposed-conv decoder ≈ +2.8 dB at equal rate over tc-small's layout), 5 qualities over ~0.12-1 bpp.
+PRESETS: dict[str, ModelConfig] = {
+    "tc-small": ModelConfig(),
+    "tc-v2": ModelConfig(
+        name="tc-v2",
+        enc_channels=(56, 56, 56),
+        enc_kernels=(5, 3, 3, 3),
+        latent_channels=72,
+        dec_channels=(56, 56, 56),
+        dec_kernel=3,
+        decoder="convt",
+        dec_last_kernel=5,
+        lambdas=(0.0006, 0.0016, 0.0042, 0.011, 0.028),
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -48,6 +82,11 @@ class TrainConfig:
     ckpt_every: int = 1000
     seed: int = 1234
     val_images: int = 32
+    val_tile: int | None = None  # validate on independent tiles of this size cut from the 256² centre crops
+    hours: float | None = None  # wall-clock budget of this segment (stops cleanly with a checkpoint)
+    decay_frac: float = 0.15  # with hours: the last fraction of the budget runs at lr / 10
+    ema: float = 0.999  # decay of the weights' exponential moving average (0: off); val and export use it
+    threads: int | None = None  # TensorFlow intra-op threads (None: all cores)
     train_limit: int | None = None  # use only the first N training crops (smoke tests)
 
 

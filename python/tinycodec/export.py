@@ -20,7 +20,7 @@ from .data import load_folder
 from .entropy_tables import tables_from_cdf
 from .model import build_decoder, build_encoder, macs_per_pixel
 from .oracle import TflmModel, tflm_arena_bytes
-from .tfenv import tf
+from .tfenv import tf, tf_keras
 from .tflite_fb import load_model, op_names, rescale_bias, set_tensor_quant, tensor_quant
 
 PIXEL_SCALE = np.float32(1 / 255)
@@ -91,7 +91,9 @@ def fold_level(codec, mcfg: ModelConfig, tile: int | None, level: int):
     last.set_weights([k * g[None, None, None, :], b * g])
     first = next(layer for layer in dec.layers if isinstance(layer, tf.keras.layers.Layer) and layer.name == "dec0")
     k, b = first.get_weights()
-    first.set_weights([k * ig[None, None, :, None], b])
+    # the gain scales the decoder's input channels: axis 2 of a Conv2D kernel, axis 3 of a Conv2DTranspose's
+    inv = ig[None, None, None, :] if isinstance(first, tf_keras.layers.Conv2DTranspose) else ig[None, None, :, None]
+    first.set_weights([k * inv, b])
     return enc, dec
 
 

@@ -1,6 +1,7 @@
 """The codec: analysis / synthesis transforms, per-level gains and a factorized entropy model.
 
-Only ops that full-int8 TFLite and TFLM run are used: CONV_2D (fused ReLU) and RESIZE_NEAREST_NEIGHBOR.
+Only ops that full-int8 TFLite and TFLM run are used: CONV_2D (fused ReLU) and RESIZE_NEAREST_NEIGHBOR, or
+TRANSPOSE_CONV for the "convt" decoder.
 Nothing passes from encoder to decoder except the quantized latent.
 """
 
@@ -27,10 +28,13 @@ def build_decoder(cfg: ModelConfig, tile: int | None = None, name: str = "decode
     lat = None if tile is None else tile // cfg.stride
     x = inp = layers.Input((lat, lat, cfg.latent_channels), batch_size=1 if tile else None, name="latent")
     chans = (*cfg.dec_channels, 3)
-    for i, c in enumerate(chans):
-        last = i == len(chans) - 1
-        x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{i}")(x)
-        x = layers.Conv2D(c, cfg.dec_kernel, padding="same", activation=None if last else "relu", name=f"dec{i}")(x)
+    for i, (c, k) in enumerate(zip(chans, cfg.dec_kernels, strict=True)):
+        act = None if i == len(chans) - 1 else "relu"
+        if cfg.decoder == "convt":
+            x = layers.Conv2DTranspose(c, k, strides=2, padding="same", activation=act, name=f"dec{i}")(x)
+        else:
+            x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{i}")(x)
+            x = layers.Conv2D(c, k, padding="same", activation=act, name=f"dec{i}")(x)
     return tf_keras.Model(inp, x, name=name)
 
 
@@ -147,7 +151,11 @@ def macs_per_pixel(model: tf_keras.Model, tile: int) -> float:
     """Multiply-accumulates per input pixel of the encoder / output pixel of the decoder."""
     total = 0
     for layer in model.layers:
-        if isinstance(layer, layers.Conv2D):
+        if isinstance(layer, layers.Conv2DTranspose):  # every input pixel meets every tap
+            h, w, cin = layer.input.shape[1:]
+            kh, kw, cout, _ = layer.kernel.shape
+            total += h * w * cout * kh * kw * cin
+        elif isinstance(layer, layers.Conv2D):
             h, w, cout = layer.output.shape[1:]
             kh, kw, cin, _ = layer.kernel.shape
             total += h * w * cout * kh * kw * cin
