@@ -20,6 +20,7 @@ from tinycodec import tiling
 from tinycodec.bundle import Bundle
 from tinycodec.cli import main
 from tinycodec.codec import HostCodec
+from tinycodec.config import DEFAULT_MODEL
 from tinycodec.host.faultproxy import FaultProxy
 from tinycodec.host.qemu import QemuBoard
 from tinycodec.host.session import read_jsonl, recon_of, strip_timing
@@ -27,7 +28,7 @@ from tinycodec.imageio import read_rgb, write_png
 
 pytestmark = pytest.mark.qemu
 
-BUNDLE = ROOT / "models" / "tc-small"
+BUNDLE = DEFAULT_MODEL
 KODAK = (ROOT / ".." / "shared" / "data" / "kodak").resolve()
 
 

@@ -58,3 +58,13 @@ def test_bad_inputs(tmp_path: Path, capsys):
 
 def test_bad_port(capsys):
     _one_line_error(capsys, ["bench", "--port", "socket://127.0.0.1:1"], "cannot open serial port")
+
+
+def test_makefile_model_is_the_default_bundle():
+    """One shipped bundle: the Makefile's MODEL default and the CLI's default agree."""
+    import re
+
+    from tinycodec.config import DEFAULT_MODEL, REPO_ROOT
+
+    mk = (REPO_ROOT / "Makefile").read_text()
+    assert re.search(r"^MODEL \?= (\S+)$", mk, re.M).group(1) == str(DEFAULT_MODEL.relative_to(REPO_ROOT))

@@ -1,7 +1,5 @@
 """Host codec with the shipped model: real bytes, deterministic, exact round trip, clear errors."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -9,9 +7,10 @@ from tinycodec import bitstream
 from tinycodec.bitstream import BitstreamError
 from tinycodec.bundle import Bundle
 from tinycodec.codec import HostCodec
+from tinycodec.config import DEFAULT_MODEL
 from tinycodec.metrics import psnr
 
-BUNDLE = Path(__file__).resolve().parents[1] / "models" / "tc-small"
+BUNDLE = DEFAULT_MODEL
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,7 @@ from tinycodec.codegen.generate import build_units, load_sources
 from tinycodec.codegen.hostlib import HostModel
 from tinycodec.codegen.planner import MemoryPlan, Placement, check_band, check_plan
 from tinycodec.codegen.quant import nearest_neighbor_map, quantize_multiplier
+from tinycodec.config import DEFAULT_MODEL
 
 # conv -> (conv, add) -> conv: the ADD output can take over a dying arena input (in-place).
 INPLACE = Spec(
@@ -129,9 +130,9 @@ def test_banded_plan_rings_are_live_tensors() -> None:
 
 def test_tc_small_plan_within_60_percent_of_tflm() -> None:
     """The issue's target: at the 64x64 tile the plan (+ im2col scratch) <= 60 % of TFLM's arena."""
-    man = json.loads((REPO / "models" / "tc-small" / "manifest.json").read_text())
+    man = json.loads((DEFAULT_MODEL / "manifest.json").read_text())
     tflm = {m["name"]: m["tflm_arena_bytes"] for m in man["models"]}
-    units = build_units(load_sources(REPO / "models" / "tc-small"))
+    units = build_units(load_sources(DEFAULT_MODEL))
     for u in units:
         check_plan(u.plan, u.steps)
         scratch = max(m.scratch for s in u.steps for m in (s.band or (s,)))
@@ -251,10 +252,10 @@ def test_shared_weights_are_stored_once(tmp_path: Path) -> None:
         np.testing.assert_array_equal(hm.run(idx, x).reshape(ref.shape), ref)
 
 
-BUNDLE = REPO / "models" / "tc-small" / "manifest.json"
+BUNDLE = DEFAULT_MODEL / "manifest.json"
 
 
-@pytest.mark.skipif(not BUNDLE.exists(), reason="no exported bundle in models/tc-small")
+@pytest.mark.skipif(not BUNDLE.exists(), reason="no exported bundle in the default model folder")
 def test_repo_bundle_is_bit_exact(tmp_path: Path) -> None:
     rep = generate(BUNDLE, tmp_path)
     hm = HostModel(tmp_path)

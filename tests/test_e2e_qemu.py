@@ -16,6 +16,7 @@ from tinycodec.bundle import Bundle
 from tinycodec.codec import HostCodec
 from tinycodec.codegen.generate import generate
 from tinycodec.codegen.tables import generate_tables
+from tinycodec.config import DEFAULT_MODEL
 from tinycodec.host.bench import BenchError, check_device, format_summary, run_bench
 from tinycodec.host.protocol import CAP_CODEC, ErrorCode
 from tinycodec.host.qemu import QemuBoard, build_firmware
@@ -23,7 +24,7 @@ from tinycodec.host.transport import Device, DeviceError
 from tinycodec.imageio import read_rgb
 
 ROOT = Path(__file__).resolve().parents[1]
-BUNDLE = ROOT / "models" / "tc-small"
+BUNDLE = DEFAULT_MODEL
 KODAK = (ROOT / ".." / "shared" / "data" / "kodak").resolve()
 # PlatformIO env -> INFO board. Both envs build the gen backend (platformio.ini).
 BOARDS = {"qemu_m4": "mps2-an386", "qemu_m55": "mps3-an547"}

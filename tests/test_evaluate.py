@@ -1,18 +1,18 @@
 """Eval: baselines give real bytes, BD-rate has a known answer, a tiny eval writes JSON + plot, bad input -> exit 2."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tinycodec import baselines, rd
 from tinycodec.cli import main
+from tinycodec.config import DEFAULT_MODEL
 from tinycodec.evaluate import SCHEMA, SCHEMA_VERSION, run_and_write, targets
 from tinycodec.imageio import write_png
 from tinycodec.metrics import psnr
 
-BUNDLE = Path(__file__).resolve().parents[1] / "models" / "tc-small"
+BUNDLE = DEFAULT_MODEL
 
 
 def _image(h: int = 64, w: int = 96, seed: int = 0) -> np.ndarray:

@@ -1,15 +1,14 @@
 """The shipped int8 models: allowed ops only, int8 I/O, pinned quantization, size budget, and the host
 oracle (TFLM) bit-exact with ai_edge_litert's reference kernels."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from tinycodec.bundle import Bundle
+from tinycodec.config import DEFAULT_MODEL
 from tinycodec.tflite_fb import TYPE_NAMES, load_model, op_names, tensor_quant
 
-BUNDLE = Path(__file__).resolve().parents[1] / "models" / "tc-small"
+BUNDLE = DEFAULT_MODEL
 ALLOWED = {"CONV_2D", "RESIZE_NEAREST_NEIGHBOR", "DEPTHWISE_CONV_2D", "ADD", "CONCATENATION"}
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from tinycodec.bundle import Bundle
 from tinycodec.codec import HostCodec
+from tinycodec.config import DEFAULT_MODEL
 from tinycodec.imageio import read_rgb
 from tinycodec.metrics import psnr
 
@@ -17,7 +18,7 @@ KODAK = (ROOT / ".." / "shared" / "data" / "kodak").resolve()
 
 def test_card_numbers_reproduce():
     report = json.loads((ROOT / "models" / "eval_kodak.json").read_text())
-    bundle = Bundle.load(ROOT / "models" / "tc-small")
+    bundle = Bundle.load(DEFAULT_MODEL)
     assert report["model"]["model_hash"] == bundle.manifest["model_hash"], "model changed: re-run `make eval`"
     card = (ROOT / "models" / "MODEL_CARD.md").read_text()
     assert bundle.manifest["model_hash"] in card

@@ -55,7 +55,7 @@ def test_boot_info_and_hello(board_dev) -> None:
     assert info.board == board_name
     assert info.tick_hz == 25_000_000
     assert info.backend == "testonly"
-    assert info.max_body == 16384 + 64
+    assert info.max_body == 3 * 128 * 128 + 8192
     assert [m.name for m in info.models] == ["negate", "sum4"]
     assert info.models[0].input_bytes == 64 * 64 * 3
 

@@ -21,12 +21,13 @@ from test_rans import _tables as golden_tables
 from tinycodec import rans
 from tinycodec.codegen.errors import CodegenError
 from tinycodec.codegen.tables import compact_channel, generate_tables, render_tables
+from tinycodec.config import DEFAULT_MODEL
 from tinycodec.entropy_tables import quantize_pmf
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "firmware" / "core"
 HARNESS = ROOT / "firmware" / "test_host" / "rans" / "rans_harness.c"
-BUNDLE = ROOT / "models" / "tc-small"
+BUNDLE = DEFAULT_MODEL
 VAL = Path("/work/shared/data/val")
 
 OK, ERR_ARG, ERR_TABLES, ERR_OUT_FULL, ERR_TRUNCATED, ERR_CORRUPT, ERR_TRAILING = 0, -1, -2, -3, -4, -5, -6

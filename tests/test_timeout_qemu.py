@@ -33,7 +33,7 @@ def test_half_frame_then_silence_does_not_wedge() -> None:
         dev.send_raw(pack_frame(MsgType.HELLO, 42))
         pkt = _reply(dev)
         assert pkt.type == MsgType.INFO and pkt.req_id == 42, pkt
-        assert parse_info(pkt.body).max_body == 16384 + 64
+        assert parse_info(pkt.body).max_body == 3 * 128 * 128 + 8192
         # 2) control: the same half frame followed at once by the HELLO: one frame, answered with an error
         dev.send_raw(half + pack_frame(MsgType.HELLO, 43))
         pkt = _reply(dev)

@@ -4,6 +4,8 @@ import csv
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from tinycodec.config import DEFAULT_DATA, ModelConfig, TrainConfig
 from tinycodec.train import load_codec, train
 
@@ -53,3 +55,107 @@ def test_decoder_input_ste_vs_noise():
         loss = tf.reduce_mean(tf.square(x_hat - x))
     grads = tape.gradient(loss, codec.encoder.trainable_variables)
     assert all(g is not None and float(tf.reduce_max(tf.abs(g))) > 0 for g in grads)
+
+
+def _tiny(tmp_path: Path, **kw) -> TrainConfig:
+    base = dict(
+        data_dir=DEFAULT_DATA,
+        run_dir=tmp_path / "run",
+        steps=4,
+        batch=2,
+        crop=64,
+        val_every=1000,
+        ckpt_every=1000,
+        val_images=2,
+        train_limit=8,
+    )
+    return TrainConfig(**{**base, **kw})
+
+
+def test_wall_budget_stops_with_checkpoint_predecay_state_and_segment_row(tmp_path: Path):
+    """--hours: the run stops by itself, keeps the state before the lr decay, logs the segment's speed."""
+    cfg = _tiny(tmp_path, steps=10**9, hours=6 / 3600, decay_frac=0.5)
+    run = train(ModelConfig(), cfg, log=lambda *_: None)
+    assert tf_latest(run / "ckpt") and tf_latest(run / "ckpt_predecay")
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    seg = [r for r in rows if r["kind"] == "segment"]
+    assert len(seg) == 1 and int(seg[0]["steps"]) > 0 and float(seg[0]["px_per_s"]) > 0
+    assert float(seg[0]["lr"]) == pytest.approx(cfg.lr * 0.1)
+    assert float(seg[0]["wall_s"]) < 6 + 120  # the budget, plus at most one validation and the checkpoint
+    _, _, step = load_codec(run, "last")
+    assert step == int(seg[0]["steps"])
+    pre = int(tf_latest(run / "ckpt_predecay").rsplit("-", 1)[1])
+    assert 0 < pre <= step
+    # continuing from the pre-decay state restarts at the high learning rate from that step
+    train(ModelConfig(), replace(cfg, hours=2 / 3600, decay_frac=0.0), from_predecay=True, resume=True, log=print)
+    seg2 = [r for r in csv.DictReader(open(run / "log.csv")) if r["kind"] == "segment"][-1]
+    assert int(seg2["step"]) == pre + int(seg2["steps"])
+
+
+def test_best_checkpoint_holds_the_ema_weights(tmp_path: Path):
+    import numpy as np
+
+    from tinycodec.model import Codec
+    from tinycodec.tfenv import tf
+
+    run = train(ModelConfig(), _tiny(tmp_path, steps=6, val_every=6, ckpt_every=6, ema=0.5), log=lambda *_: None)
+    best, _, _ = load_codec(run, "best")
+    last, _, _ = load_codec(run, "last")
+    fresh = Codec(ModelConfig())
+    fresh(tf.zeros((1, 64, 64, 3)), tf.constant(0))
+    ckpt = tf.train.Checkpoint(ema=[tf.Variable(v) for v in fresh.trainable_variables])
+    ckpt.read(tf_latest(run / "ckpt")).expect_partial()
+    for b, e in zip(best.trainable_variables, ckpt.ema, strict=True):
+        np.testing.assert_array_equal(b.numpy(), e.numpy())
+    pairs = zip(best.trainable_variables, last.trainable_variables, strict=True)
+    assert any(not np.array_equal(b.numpy(), w.numpy()) for b, w in pairs)
+
+
+def test_tiled_validation_codes_tiles_independently():
+    import numpy as np
+
+    from tinycodec.config import PRESETS
+    from tinycodec.model import Codec
+    from tinycodec.tfenv import tf
+    from tinycodec.train import _tiles, evaluate
+
+    crops = np.random.default_rng(0).uniform(size=(2, 128, 128, 3)).astype(np.float32)
+    t = _tiles(crops, 64)
+    assert t.shape == (8, 64, 64, 3)
+    np.testing.assert_array_equal(t[1], crops[0, :64, 64:])
+    np.testing.assert_array_equal(t[6], crops[1, 64:, :64])
+    codec = Codec(PRESETS["tc-v2"])
+    codec(tf.zeros((1, 64, 64, 3)), tf.constant(0))
+    tiled = evaluate(codec, crops, 1, tile=64)[0]
+    bits = 0.0
+    for i in range(8):
+        _, lik = codec(tf.constant(t[i : i + 1]), tf.constant(0))
+        bits += float(tf.reduce_sum(-tf.math.log(lik))) / np.log(2.0)
+    assert tiled["bpp"] == pytest.approx(bits / (2 * 128 * 128), rel=1e-4)
+
+
+def test_convt_decoder_macs_and_shapes():
+    from tinycodec.config import PRESETS
+    from tinycodec.model import build_decoder, build_encoder, macs_per_pixel
+
+    cfg = PRESETS["tc-v2"]
+    dec = build_decoder(cfg, 128)
+    assert dec.output.shape[1:] == (128, 128, 3)
+    assert build_encoder(cfg, 128).output.shape[1:] == (8, 8, 72)
+    # every input pixel of a stride-2 transposed conv meets all k*k taps
+    want = 8 * 8 * 9 * 72 * 56 + 16 * 16 * 9 * 56 * 56 + 32 * 32 * 9 * 56 * 56 + 64 * 64 * 25 * 56 * 3
+    assert macs_per_pixel(dec, 128) == pytest.approx(want / 128**2)
+
+
+def test_bench_train_reports_speed(tmp_path: Path):
+    from tinycodec.train import bench_train
+
+    res = bench_train(ModelConfig(), _tiny(tmp_path), steps=2, warmup=1)
+    assert res["px_per_s"] > 0 and res["ms_per_step"] > 0 and res["threads"] >= 1
+    assert res["params"] > 100_000 and res["kmac_per_px"] > 1
+
+
+def tf_latest(path: Path) -> str | None:
+    from tinycodec.tfenv import tf
+
+    return tf.train.latest_checkpoint(str(path))

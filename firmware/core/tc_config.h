@@ -6,9 +6,10 @@
 #define TC_FW_VERSION "0.1.0"
 #endif
 
-/* Largest frame body in either direction: a 64x64x3 int8 tile plus headroom. Reported in INFO. */
+/* Largest frame body in either direction: a 128x128x3 tile plus its latent (the DECODE reply buffer holds
+ * both) and headroom. Reported in INFO. */
 #ifndef TC_MAX_BODY
-#define TC_MAX_BODY (16384u + 64u)
+#define TC_MAX_BODY (3u * 128u * 128u + 8192u)
 #endif
 
 /* Request timeout: a frame that has started but gets no byte for this long is dropped (the next byte

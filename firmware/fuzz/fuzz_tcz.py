@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT / "python"))
 from tinycodec import bitstream  # noqa: E402
 from tinycodec.bundle import Bundle  # noqa: E402
 from tinycodec.codec import HostCodec  # noqa: E402
+from tinycodec.config import DEFAULT_MODEL  # noqa: E402
 
 
 class FuzzCodec(HostCodec):
@@ -34,7 +35,7 @@ class FuzzCodec(HostCodec):
         return np.zeros((t, t, 3), np.uint8)
 
 
-CODEC = FuzzCodec(Bundle.load(ROOT / "models" / "tc-small"))
+CODEC = FuzzCodec(Bundle.load(DEFAULT_MODEL))
 
 
 def one_input(data: bytes) -> None:

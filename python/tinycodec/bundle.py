@@ -58,7 +58,9 @@ class Bundle:
         path = Path(path)
         mf = path / "manifest.json" if path.is_dir() else path
         if not mf.is_file():
-            raise BundleError(f"{mf}: model manifest not found (run `tinycodec export` or use models/tc-small)")
+            raise BundleError(
+                f"{mf}: model manifest not found (run `tinycodec export` or use the shipped bundle in models/)"
+            )
         try:
             manifest = json.loads(mf.read_text())
         except json.JSONDecodeError as e:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .config import DEFAULT_DATA, REPO_ROOT
+from .config import DEFAULT_DATA, DEFAULT_MODEL, REPO_ROOT
 
 
 class UserError(Exception):
@@ -21,9 +21,9 @@ def _run_dir(args: argparse.Namespace) -> Path:
 
 # training recipe per preset (flags override): tc-v2 follows the codec v2 ladder's recipe (128² crops, lr 1e-3)
 TRAIN_DEFAULTS = {
-    "tc-small": {"batch": 16, "crop": 64, "lr": 5e-4, "val_tile": None},
-    "tc-v2": {"batch": 8, "crop": 128, "lr": 1e-3, "val_tile": 128},
-    "seed-unet": {"batch": 16, "crop": 64, "lr": 5e-4, "val_tile": None},
+    "tc-small": {"batch": 16, "crop": 64, "lr": 5e-4, "val_tile": None, "tile": 64},
+    "tc-v2": {"batch": 8, "crop": 128, "lr": 1e-3, "val_tile": 128, "tile": 128},
+    "seed-unet": {"batch": 16, "crop": 64, "lr": 5e-4, "val_tile": None, "tile": 64},
 }
 
 
@@ -145,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     args.run = _run_dir(args)
+    args.tile = args.tile or TRAIN_DEFAULTS[args.preset]["tile"]
+    args.out = args.out or REPO_ROOT / "models" / args.preset
     if args.preset == "seed-unet":
         from .seed_unet import export_seed
 
@@ -168,9 +170,11 @@ def _add_export(sub) -> None:
     p = sub.add_parser("export", help="export full-int8 TFLite encoder/decoder per quality + CDF tables + manifest")
     p.add_argument("--run", type=Path, default=None, help="training run folder (default: checkpoints/<preset>)")
     p.add_argument("--which", choices=["best", "last"], default="best", help="checkpoint: best on val, or last")
-    p.add_argument("--out", type=Path, default=REPO_ROOT / "models" / "tc-small")
+    p.add_argument("--out", type=Path, default=None, help="bundle folder (default: models/<preset>)")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data root; calibration uses train/")
-    p.add_argument("--tile", type=int, default=64, help="fixed tile size of the exported models")
+    p.add_argument(
+        "--tile", type=int, default=None, help="fixed tile size of the exported models (default: per preset, 64 / 128)"
+    )
     p.add_argument("--preset", choices=sorted(TRAIN_DEFAULTS), default="tc-small")
     p.add_argument(
         "--qat-steps",
@@ -252,12 +256,12 @@ def _add_codec(sub) -> None:
     p.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     p.add_argument("-q", "--quality", type=int, default=2, help="quality level 1..N (default: %(default)s)")
     p.add_argument("-o", "--out", type=Path, required=True, help="output directory for <stem>.tcz")
-    p.add_argument("--model", type=Path, default=REPO_ROOT / "models" / "tc-small", help="model bundle folder")
+    p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model bundle folder")
     p.set_defaults(func=_cmd_compress)
     p = sub.add_parser("decompress", help="decompress .tcz files to PNG")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.add_argument("-o", "--out", type=Path, required=True, help="output directory for <stem>.png")
-    p.add_argument("--model", type=Path, default=REPO_ROOT / "models" / "tc-small", help="model bundle folder")
+    p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model bundle folder")
     p.set_defaults(func=_cmd_decompress)
 
 
@@ -274,7 +278,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     args.model_given = args.model is not None
     if args.model is None:
-        args.model = REPO_ROOT / "models" / "tc-small"
+        args.model = DEFAULT_MODEL
     import logging
     import time
 
@@ -403,7 +407,7 @@ def _add_bench(sub) -> None:
     p.add_argument(
         "--model",
         type=Path,
-        help="model bundle folder (default: models/tc-small; with --resume: the session's)",
+        help=f"model bundle folder (default: {DEFAULT_MODEL.relative_to(REPO_ROOT)}; with --resume: the session's)",
     )
     p.add_argument("-q", "--quality", type=int, nargs="+", metavar="Q", help="quality level(s) (default: 2)")
     p.add_argument("--images", type=Path, default=DEFAULT_DATA / "kodak", help="image folder (default: Kodak)")
@@ -453,7 +457,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def _add_eval(sub) -> None:
     p = sub.add_parser("eval", help="rate-distortion eval vs JPEG/WebP/JPEG 2000: JSON, RD plot, model card")
-    p.add_argument("--model", type=Path, default=REPO_ROOT / "models" / "tc-small", help="model bundle folder")
+    p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model bundle folder")
     p.add_argument("--data", type=Path, required=True, help="image folder (checked against SHA256SUMS if present)")
     p.add_argument("--json", type=Path, required=True, help="output JSON report (schema: docs/eval.md)")
     p.add_argument("--plot", type=Path, required=True, help="output RD plot PNG")

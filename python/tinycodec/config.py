@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = (REPO_ROOT / ".." / "shared" / "data").resolve()
+# the shipped model bundle: the default of every verb, the Makefile's MODEL (tests/test_cli.py checks they agree)
+DEFAULT_MODEL = REPO_ROOT / "models" / "tc-small"
 
 
 @dataclass(frozen=True)
@@ -97,10 +99,3 @@ class ExportConfig:
     tail_mass: float = 1e-9
     calib_tiles: int = 256
     qat_steps: int = 0  # > 0: quantization-aware fine-tuning (tfmot) per level before conversion
-
-
-@dataclass(frozen=True)
-class Paths:
-    models: Path = REPO_ROOT / "models"
-    firmware_generated: Path = REPO_ROOT / "firmware" / "generated"
-    default_bundle: Path = field(default=REPO_ROOT / "models" / "tc-small")
