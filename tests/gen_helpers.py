@@ -89,6 +89,18 @@ def _apply(tf, tfk, x, kind: str, kw: dict[str, Any]):
             activation=kw.pop("activation", None),
             bias_initializer="random_normal",
         )(x)
+    if kind == "convt":  # Conv2DTranspose -> TRANSPOSE_CONV (bias fused as input 3, activation fused)
+        kw = dict(kw)
+        return tfk.layers.Conv2DTranspose(
+            kw.pop("filters"),
+            kw.pop("kernel", 3),
+            strides=kw.pop("strides", 2),
+            padding=kw.pop("padding", "same"),
+            activation=kw.pop("activation", None),
+            use_bias=kw.pop("use_bias", True),
+            bias_initializer="random_normal",
+            **kw,
+        )(x)
     if kind == "up":
         return tfk.layers.UpSampling2D(kw.get("size", 2), interpolation="nearest")(x)
     if kind == "resize_v1":  # RESIZE_NEAREST_NEIGHBOR with explicit flags

@@ -266,3 +266,143 @@ def test_repo_bundle_is_bit_exact(tmp_path: Path) -> None:
         x = random_input(tuple(m["input"]["shape"]), idx)
         ref = run_litert_ref(data, x)
         np.testing.assert_array_equal(hm.run(idx, x).reshape(ref.shape), ref, err_msg=m["name"])
+
+
+def _tconv_scatter(x: np.ndarray, w: np.ndarray, out_hw: tuple[int, int], s: tuple[int, int], pad: tuple[int, int]):
+    """int32 accumulators of reference_integer_ops::TransposeConv (the scatter loop), in int64."""
+    (ih, iw, _), (oc, kh, kw, _) = x.shape, w.shape
+    acc = np.zeros((*out_hw, oc), np.int64)
+    for iy in range(ih):
+        for ix in range(iw):
+            for ky in range(kh):
+                for kx in range(kw):
+                    oy, ox = iy * s[0] - pad[0] + ky, ix * s[1] - pad[1] + kx
+                    if 0 <= oy < out_hw[0] and 0 <= ox < out_hw[1]:
+                        acc[oy, ox] += w[:, ky, kx, :].astype(np.int64) @ x[iy, ix]
+    return acc
+
+
+def _tconv_phases_gather(x: np.ndarray, w: np.ndarray, out_hw: tuple[int, int], s: tuple[int, int], pad):  # noqa: ANN001
+    """The same accumulators from codegen's phase sub-kernels, each a stride-1 conv (the kernel's gather)."""
+    from tinycodec.codegen.ops import tconv_phase_kernels
+
+    (ih, iw, _), oc = x.shape, w.shape[0]
+    acc = np.full((*out_hw, oc), -(1 << 40), np.int64)
+    for k, (th, tw, ph, pw, sub) in enumerate(tconv_phase_kernels(w, s[0], s[1], pad[0], pad[1])):
+        py, px = divmod(k, s[1])
+        for y in range(-(-(out_hw[0] - py) // s[0])):
+            for xx in range(-(-(out_hw[1] - px) // s[1])):
+                a = np.zeros(oc, np.int64)
+                for j in range(th):
+                    for i in range(tw):
+                        iy, ix = y - ph + j, xx - pw + i
+                        if 0 <= iy < ih and 0 <= ix < iw:
+                            a += sub[:, j, i, :].astype(np.int64) @ x[iy, ix]
+                acc[s[0] * y + py, s[1] * xx + px] = a
+    return acc
+
+
+@pytest.mark.parametrize("pad_mode", ["SAME", "VALID"])
+def test_transpose_conv_phases_sum_the_reference_products(pad_mode: str) -> None:
+    """The sub-pixel decomposition (codegen's phase sub-kernels gathered as stride-1 convs) yields exactly
+    the reference scatter loop's int32 sums: kernels smaller than, equal to and larger than the stride,
+    SAME / VALID, an extra output row (Keras output_padding), non-square strides."""
+    from tinycodec.codegen.quant import compute_out_size, compute_padding
+
+    rng = np.random.default_rng(0)
+    n = 0
+    for kh, kw, sh, sw, extra in [
+        (3, 3, 2, 2, 0), (5, 5, 2, 2, 0), (4, 4, 2, 2, 1), (1, 1, 2, 2, 0), (2, 3, 3, 2, 1),
+        (3, 5, 2, 1, 0), (5, 1, 3, 3, 2), (3, 3, 1, 1, 0), (4, 2, 3, 2, 0),
+    ]:  # fmt: skip
+        ih, iw = 3, 4
+        if pad_mode == "SAME":
+            oh, ow = ih * sh + extra, iw * sw
+        else:
+            oh, ow = (ih - 1) * sh + kh + extra, (iw - 1) * sw + kw
+        ph = compute_padding(sh, 1, oh, kh, compute_out_size(pad_mode, oh, kh, sh, 1))
+        pw = compute_padding(sw, 1, ow, kw, compute_out_size(pad_mode, ow, kw, sw, 1))
+        x = rng.integers(-128, 128, (ih, iw, 3)).astype(np.int64)
+        w = rng.integers(-127, 128, (2, kh, kw, 3)).astype(np.int8)
+        want = _tconv_scatter(x, w, (oh, ow), (sh, sw), (ph, pw))
+        got = _tconv_phases_gather(x, w, (oh, ow), (sh, sw), (ph, pw))
+        np.testing.assert_array_equal(got, want, err_msg=f"k {kh}x{kw} s {sh}x{sw} extra {extra}")
+        n += 1
+    assert n == 9
+
+
+TCONV_MIXED = Spec(
+    "tconv_mixed",
+    (8, 8, 4),
+    (
+        L("conv", filters=8, activation="relu"),
+        L("conv", filters=8, strides=2),
+        L("convt", filters=6, kernel=3, activation="relu"),
+        L("conv", filters=6, activation="relu"),
+        L("conv", filters=3),
+    ),
+)
+
+
+def test_transpose_conv_plan_is_never_banded(tmp_path: Path) -> None:
+    """TRANSPOSE_CONV is an ordinary step of the plan (its own output, no in-place, live ranges simulated);
+    the planner bands the conv chains around it but never takes it into a band."""
+    (u,) = build_units(load_sources([model_file(TCONV_MIXED)]))
+    check_plan(u.plan, u.steps)
+    t = next(i for i, s in enumerate(u.steps) if s.op == "TRANSPOSE_CONV")
+    step = u.steps[t]
+    assert not step.band and not step.elementwise and step.kernel == "tc_transpose_conv_s8"
+    assert [s.op for s in u.steps] == ["BAND(CONV_2D,CONV_2D)", "TRANSPOSE_CONV", "BAND(CONV_2D,CONV_2D)"]
+    live = [p for p in u.plan.placements if p.first <= t <= p.last]
+    out = next(p for p in u.plan.placements if p.tensor == step.output)
+    assert out.alias_of is None and (out.first, out.offset) == (t, out.offset)
+    for p in live:
+        if p.tensor != out.tensor:
+            assert p.offset + p.size <= out.offset or out.offset + out.size <= p.offset
+    # phases partition the 3x3 taps: 2x2 + 2x1 + 1x2 + 1x1, every MAC is a real tap
+    assert dict(step.params)["stride_h"] == "2"
+    phases = next(a for a in step.arrays if a.name == "phases").values.reshape(-1, 4)
+    assert sorted(map(tuple, phases[:, :2].tolist())) == [(1, 1), (1, 2), (2, 1), (2, 2)]
+    assert step.macs == 4 * 4 * 6 * 9 * 8
+    generate([model_file(TCONV_MIXED)], tmp_path)
+    hm = HostModel(tmp_path)
+    model = convert(TCONV_MIXED)
+    for seed in range(2):
+        x = random_input((1, *TCONV_MIXED.input_shape), seed)
+        ref = run_litert_ref(model, x)
+        np.testing.assert_array_equal(hm.run(0, x).reshape(ref.shape), ref)
+
+
+TCONV_ONE = Spec("tconv_one", (4, 4, 3), (L("convt", filters=4, kernel=3, activation="relu"),))
+
+
+def _tconv_options(**fields: int):  # noqa: ANN202
+    def fn(model) -> None:  # noqa: ANN001
+        for k, v in fields.items():
+            setattr(model.subgraphs[0].operators[0].builtinOptions, k, v)
+
+    return fn
+
+
+def _tconv_output_shape(model) -> None:  # noqa: ANN001
+    sg = model.subgraphs[0]
+    t = sg.tensors[sg.operators[0].inputs[0]]
+    model.buffers[t.buffer].data = np.array([1, 9, 8, 4], "<i4").view(np.uint8)
+
+
+@pytest.mark.parametrize(
+    ("mutation", "needle"),
+    [
+        (_tconv_options(fusedActivationFunction=4), "fused activation TANH is not supported"),
+        (_tconv_options(quantizedBiasType=4), "quantized bias type 4 is not supported"),
+        (_tconv_output_shape, "output_shape [1, 9, 8, 4] differs from the output tensor [1, 8, 8, 4]"),
+    ],
+    ids=["tanh", "int64-bias", "output-shape"],
+)
+def test_transpose_conv_refusals(tmp_path: Path, mutation, needle: str) -> None:  # noqa: ANN001
+    f = tmp_path / "tconv_bad.tflite"
+    f.write_bytes(mutate_tflite(convert(TCONV_ONE), mutation))
+    with pytest.raises(CodegenError) as ei:
+        generate([f], tmp_path / "gen")
+    msg = str(ei.value)
+    assert needle in msg and "op #0 TRANSPOSE_CONV" in msg and "tconv_bad" in msg and "\n" not in msg

@@ -101,7 +101,30 @@ BANDED: tuple[Spec, ...] = (
         (L("conv", filters=12, kernel=5, activation="relu"), L("conv", filters=3, kernel=5, strides=2)),
     ),
 )
-SPECS = SPECS + BANDED
+# TRANSPOSE_CONV (Conv2DTranspose): sub-pixel phases as stride-1 convs writing strided outputs
+TCONV: tuple[Spec, ...] = (
+    Spec("tconv_k3_s2_relu", (8, 8, 5), (L("convt", filters=7, kernel=3, activation="relu"),)),
+    Spec("tconv_k5_s2", (8, 8, 6), (L("convt", filters=3, kernel=5),)),
+    Spec("tconv_k3_s2_small_nobias", (3, 5, 3), (L("convt", filters=4, kernel=3, use_bias=False),)),
+    Spec(
+        "tconv_k4_s2_valid_relu6",
+        (4, 3, 5),
+        (L("convt", filters=5, kernel=4, padding="valid", activation="relu6"),),
+    ),
+    Spec("tconv_k3_s1", (5, 6, 4), (L("convt", filters=3, kernel=3, strides=1),)),
+    Spec("tconv_k1_s2", (4, 3, 3), (L("convt", filters=5, kernel=1),)),  # phases no tap reaches: bias only
+    Spec("tconv_k3x5_s2x1_relu", (5, 4, 9), (L("convt", filters=6, kernel=(3, 5), strides=(2, 1), activation="relu"),)),
+    Spec(
+        "tconv_decoder",  # a small convt decoder: 8x8x12 -> 64x64x3
+        (8, 8, 12),
+        (
+            L("convt", filters=10, kernel=3, activation="relu"),
+            L("convt", filters=8, kernel=3, activation="relu"),
+            L("convt", filters=3, kernel=5),
+        ),
+    ),
+)
+SPECS = SPECS + BANDED + TCONV
 N_INPUTS = 3
 # fused build, .tflite bytes, gen dir, unfused, fused with the ARM fast path's im2col + blocking in plain C
 Host = tuple[HostModel, dict[str, bytes], Path, HostModel, HostModel]
@@ -150,11 +173,12 @@ def test_banded_chains_are_banded(host: Host) -> None:
 
 
 def test_banded_portable_loop(host: Host) -> None:
-    """The reference loop (-D TC_CONV_PORTABLE_ONLY) on ring buffers and row ranges, bit-exact too."""
+    """The reference loop (-D TC_CONV_PORTABLE_ONLY) on ring buffers and row ranges (and on the strided
+    outputs of the transpose-conv phases), bit-exact too."""
     _, models, gen_dir, _, _ = host
     portable = HostModel(gen_dir, defines=("TC_CONV_PORTABLE_ONLY",))
     names = [s.name for s in SPECS]
-    for spec in (*BANDED, CODEC_LIKE):
+    for spec in (*BANDED, CODEC_LIKE, *TCONV):
         for seed in range(2):
             x = random_input((1, *spec.input_shape), seed)
             ref = run_litert_ref(models[spec.name], x)
@@ -174,14 +198,18 @@ def test_extreme_inputs(host: Host) -> None:
 
 
 def test_codec_like_sanitizers(host: Host, tmp_path: Path) -> None:
-    """The codec-like model built with ASan+UBSan as a standalone executable, byte-for-byte equal."""
+    """The codec-like model and the transpose-conv models built with ASan+UBSan as a standalone executable
+    (default and DSP-twin builds), byte-for-byte equal."""
     hm, models, gen_dir, _, _ = host
-    exe = build_executable(gen_dir, sanitize=True)
-    idx = hm.index(model_file(CODEC_LIKE).stem)
-    for seed in range(2):
-        x = random_input((1, *CODEC_LIKE.input_shape), 100 + seed)
-        ref = run_litert_ref(models[CODEC_LIKE.name], x)
-        assert run_executable(exe, idx, x, tmp_path) == ref.tobytes()
+    exes = [build_executable(gen_dir, sanitize=True)]
+    exes.append(build_executable(gen_dir, sanitize=True, defines=("TC_CONV_GENERIC_BLOCKED",)))
+    for exe in exes:
+        for spec in (CODEC_LIKE, *TCONV):
+            idx = hm.index(model_file(spec).stem)
+            for seed in range(2 if spec is CODEC_LIKE else 1):
+                x = random_input((1, *spec.input_shape), 100 + seed)
+                ref = run_litert_ref(models[spec.name], x)
+                assert run_executable(exe, idx, x, tmp_path) == ref.tobytes(), spec.name
 
 
 def _out_scale(model: bytes, op_pos: int) -> float:
@@ -213,6 +241,10 @@ def _mutants() -> list[tuple[str, bytes, tuple[int, ...]]]:
     add("add_relu_zp", "add_residual_relu", 1, zero_point=-10)
     add("add_relu6", "add_two_convs", 2, zero_point=-30, scale=6.0 / 150.0, act=3)
     add("leaky_out_rescale", "leaky_input", 0, scale_factor=0.5, zero_point=9)
+    add("tconv_relu_zp_m20", "tconv_k3_s2_relu", 0, zero_point=-20)
+    add("tconv_relu6_tight", "tconv_k4_s2_valid_relu6", 0, zero_point=5, scale=6.0 / 100.0)
+    add("tconv_relu_n1_to_1", "tconv_k5_s2", 0, zero_point=3, scale=1.0 / 64.0, act=2)
+    add("tconv_mult_gt_1", "tconv_k3_s2_small_nobias", 0, scale_factor=1.0 / 600.0)
     return out
 
 

@@ -129,3 +129,23 @@ def test_cli(tmp_path, capsys):
     assert (
         codegen_cli.main(["--backend", "tflm", "--tflite", str(BUNDLE / "enc_q1.tflite"), "--out", str(tmp_path)]) == 2
     )
+
+
+def test_transpose_conv_is_registered(tmp_path):
+    """A convt decoder (TRANSPOSE_CONV, the tc-v2 decoder's op) gets AddTransposeConv in the resolver, once,
+    next to the ops of the other models."""
+    from gen_helpers import L, Spec, model_file
+
+    dec = model_file(
+        Spec(
+            "tflm_convt_dec",
+            (4, 4, 8),
+            (L("convt", filters=6, kernel=3, activation="relu"), L("convt", filters=3, kernel=5)),
+        )
+    )
+    r = generate_tflm([BUNDLE / "enc_q1.tflite", dec], tmp_path, arena_bytes=70000)
+    assert r.ops == ("CONV_2D", "TRANSPOSE_CONV")
+    cc = (tmp_path / "tc_tflm_models.cc").read_text()
+    assert re.findall(r"resolver\.(Add\w+)\(\)", cc) == ["AddConv2D", "AddTransposeConv"]
+    assert "AddTransposeConv() != kTfLiteOk) return -1; /* TRANSPOSE_CONV: tflm_convt_dec" in cc
+    assert "#define TC_TFLM_N_OPS 2" in (tmp_path / "tc_tflm_models.h").read_text()

@@ -92,10 +92,13 @@ def build_shared(gen_dir: str | Path, cache: Path = CACHE_DIR, defines: tuple[st
     return _compile(_sources(gen_dir), gen_dir, flags, "libtcgen.so", cache)
 
 
-def build_executable(gen_dir: str | Path, sanitize: bool = True, cache: Path = CACHE_DIR) -> Path:
+def build_executable(
+    gen_dir: str | Path, sanitize: bool = True, cache: Path = CACHE_DIR, defines: tuple[str, ...] = ()
+) -> Path:
     """A standalone driver (host/tc_gen_main.c): `exe IDX IN.bin OUT.bin`; sanitizer build by default."""
     gen_dir = Path(gen_dir).resolve()
     flags = (*CFLAGS[1:], *SANITIZE) if sanitize else CFLAGS
+    flags = (*flags, *(f"-D{d}" for d in defines))
     return _compile(_sources(gen_dir) + [GEN_DIR / "host" / "tc_gen_main.c"], gen_dir, flags, "tc_gen_main", cache)
 
 

@@ -168,13 +168,15 @@ def _window(ctx: _Ctx, x: Tensor, y: Tensor, kh: int, kw: int) -> tuple[tuple[st
 
 
 def _requant(
-    ctx: _Ctx, x: Tensor, w: Tensor, y: Tensor, wflat: np.ndarray
+    ctx: _Ctx, x: Tensor, w: Tensor, y: Tensor, wflat: np.ndarray, bias_input: int = 2
 ) -> tuple[list[ConstArray], ConstArray | None, tuple[tuple[str, str], ...]]:
-    """Weights, bias and per-channel output rescaling of a conv-like op -> (arrays, bias, params)."""
+    """Weights, bias (op input `bias_input`, optional) and per-channel output rescaling of a conv-like op
+    -> (arrays, bias, params)."""
     op, oc = ctx.op, y.shape[3]
     mult, shift = _conv_multipliers(ctx, x, w, y, oc)
-    lo, hi = activation_range(ctx.act(op.options.fusedActivationFunction), y.scale, y.zero_point)
-    bias = _bias(ctx, op.inputs[2] if len(op.inputs) > 2 else -1, oc)
+    act = getattr(op.options, "fusedActivationFunction", 0) if op.options is not None else 0
+    lo, hi = activation_range(ctx.act(act), y.scale, y.zero_point)
+    bias = _bias(ctx, op.inputs[bias_input] if len(op.inputs) > bias_input else -1, oc)
     arrays = [ConstArray("weights", "int8_t", wflat), *([bias] if bias is not None else [])]
     arrays += [ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", shift)]
     params = (
@@ -188,6 +190,15 @@ def _requant(
         ("out_shift", "@shift"),
     )
     return arrays, bias, params
+
+
+def _bias_fold(wq: np.ndarray, x: Tensor, bias: ConstArray | None) -> np.ndarray:
+    """MVE fast path: bias + the input offset x the sum of each output channel's weights (wq: [out_c, K]),
+    wrapped to int32 like the device's int32 arithmetic (int8 x int8 dot products, offset folded in)."""
+    fold = wq.astype(np.int64).sum(axis=1) * int(-x.zero_point)
+    if bias is not None:
+        fold += bias.values.astype(np.int64)
+    return ((fold + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
 
 
 def _shape_params(x: Tensor, y: Tensor) -> tuple[tuple[str, str], ...]:
@@ -209,12 +220,7 @@ def _lower_conv(ctx: _Ctx) -> Step:
     window = _window(ctx, x, y, kh, kw)
     wq = w.array().reshape(oc, -1)
     arrays, bias, quant = _requant(ctx, x, w, y, wq.reshape(-1))
-    # MVE fast path: the input offset folded into the bias (int8 x int8 dot products; wraps like int32).
-    fold = wq.astype(np.int64).sum(axis=1) * int(-x.zero_point)
-    if bias is not None:
-        fold += bias.values.astype(np.int64)
-    fold = ((fold + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
-    arrays.append(ConstArray("bias_fold", "int32_t", fold))
+    arrays.append(ConstArray("bias_fold", "int32_t", _bias_fold(wq, x, bias)))
     params = _shape_params(x, y) + window + quant
     params += (
         ("y_map", "0"),
@@ -248,6 +254,100 @@ def _lower_dwconv(ctx: _Ctx) -> Step:
     return Step(
         op.index, op.code, "tc_dwconv2d_s8", "unary", "tc_dwconv_params_t", params, tuple(arrays), (x.index,),
         y.index, macs, False,
+    )  # fmt: skip
+
+
+def tconv_phases(k: int, s: int, pad: int) -> tuple[tuple[int, tuple[int, ...]], ...]:
+    """Sub-pixel decomposition of a transposed convolution along one axis (kernel k, stride s, the
+    reference's leading padding pad): for each output phase ph = 0..s-1 (outputs o = s * y + ph), the
+    stride-1 conv that gathers them: (its leading padding, the filter taps of its sub-kernel in order).
+
+    The reference adds input i through tap f to output i * s - pad + f. For o = s * y + ph the taps are
+    f = s * t + r (r = (ph + pad) % s, t = 0..T-1, T = ceil((k - r) / s)), reading input
+    i = y + (ph + pad) // s - t; with sub-kernel index j = T - 1 - t (flipped) that is i = y - pad' + j,
+    pad' = T - 1 - (ph + pad) // s. A phase no tap reaches (k < s) gets one tap -1: a zero weight (its
+    outputs are bias only, as in the reference)."""
+    out = []
+    for ph in range(s):
+        r, q = (ph + pad) % s, (ph + pad) // s
+        n = -(-(k - r) // s) if k > r else 0
+        if n == 0:
+            out.append((0, (-1,)))
+        else:
+            out.append((n - 1 - q, tuple(s * (n - 1 - j) + r for j in range(n))))
+    return tuple(out)
+
+
+def tconv_phase_kernels(
+    w: np.ndarray, stride_h: int, stride_w: int, pad_h: int, pad_w: int
+) -> tuple[tuple[int, int, int, int, np.ndarray], ...]:
+    """Per phase (py-major): (k_h, k_w, pad_h, pad_w, sub-kernel [out_c][k_h][k_w][in_c]) of an OHWI
+    transpose-conv filter w; the sub-kernels hold every tap of w exactly once (plus zeros if k < s)."""
+    padded = np.concatenate([w, np.zeros_like(w[:, :1])], axis=1)  # tap -1 -> a zero row / column
+    padded = np.concatenate([padded, np.zeros_like(padded[:, :, :1])], axis=2)
+    out = []
+    for pad_y, taps_y in tconv_phases(w.shape[1], stride_h, pad_h):
+        for pad_x, taps_x in tconv_phases(w.shape[2], stride_w, pad_w):
+            sub = padded[:, list(taps_y)][:, :, list(taps_x)]
+            out.append((len(taps_y), len(taps_x), pad_y, pad_x, np.ascontiguousarray(sub)))
+    return tuple(out)
+
+
+def _lower_tconv(ctx: _Ctx) -> Step:
+    op, o = ctx.op, ctx.op.options
+    if len(op.inputs) not in (3, 4):
+        raise ctx.fail(f"expected 3 or 4 inputs (output_shape, filter, input[, bias]), has {len(op.inputs)}")
+    x = ctx.int8_act(op.inputs[2], "input")
+    w = _const_int8_weights(ctx, op.inputs[1])
+    y = ctx.int8_act(op.outputs[0], "output")
+    shape_t = ctx.t(op.inputs[0])
+    if shape_t.dtype != "int32" or not shape_t.is_const:
+        raise ctx.fail("the output_shape input must be a constant int32 tensor (dynamic output shapes)")
+    if tuple(int(v) for v in shape_t.array().reshape(-1)) != y.shape:
+        raise ctx.fail(f"output_shape {shape_t.array().tolist()} differs from the output tensor {list(y.shape)}")
+    _, ih, iw, ic = x.shape
+    _, oh, ow, oc = y.shape
+    n_out, kh, kw, wic = w.shape
+    if wic != ic:
+        raise ctx.fail(f"filter depth {wic} != input depth {ic}")
+    if n_out != oc:
+        raise ctx.fail(f"output depth {oc} != filter count {n_out}")
+    if len(w.scales) > 1 and w.quantized_dimension != 0:
+        raise ctx.fail(f"filter quantized along dimension {w.quantized_dimension}, expected 0")
+    if o is None:
+        raise ctx.fail("missing TransposeConvOptions")
+    pad = _PAD.get(int(o.padding), f"code {o.padding}")
+    if pad not in ("SAME", "VALID"):
+        raise ctx.fail(f"padding {pad} is not supported")
+    sh, sw = int(o.strideH), int(o.strideW)
+    if sh < 1 or sw < 1:
+        raise ctx.fail(f"stride {sh}x{sw} is not supported")
+    if int(getattr(o, "quantizedBiasType", 0) or 0) not in (0, 2):  # default / INT32
+        raise ctx.fail(f"quantized bias type {o.quantizedBiasType} is not supported (int32 only)")
+    # padding as TFLite's Prepare: ComputePaddingHeightWidth on the *output* size (dilation 1)
+    pad_h = compute_padding(sh, 1, oh, kh, compute_out_size(pad, oh, kh, sh, 1))
+    pad_w = compute_padding(sw, 1, ow, kw, compute_out_size(pad, ow, kw, sw, 1))
+    phases = tconv_phase_kernels(w.array(), sh, sw, pad_h, pad_w)
+    wq = np.concatenate([sub.reshape(-1) for *_, sub in phases])
+    arrays, bias, quant = _requant(ctx, x, w, y, wq, bias_input=3)
+    arrays.append(ConstArray("phases", "int32_t", np.array([g[:4] for g in phases], dtype=np.int32).reshape(-1)))
+    fold = [_bias_fold(sub.reshape(oc, -1), x, bias) for *_, sub in phases]
+    arrays.append(ConstArray("bias_fold", "int32_t", np.concatenate(fold)))
+    params = _shape_params(x, y) + (("stride_h", _i(sh)), ("stride_w", _i(sw))) + quant
+    params += (
+        ("phases", "@phases"),
+        ("bias_fold", "@bias_fold"),
+        ("scratch", "tc_gen_scratch"),
+        ("scratch_bytes", "TC_GEN_SCRATCH_BYTES"),
+    )
+    macs, scratch = 0, 0
+    for k, (th, tw, *_rest) in enumerate(phases):
+        py, px = divmod(k, sw)
+        macs += -(-(oh - py) // sh) * -(-(ow - px) // sw) * oc * th * tw * ic
+        scratch = max(scratch, conv_scratch_bytes(th * tw * ic))
+    return Step(
+        op.index, op.code, "tc_transpose_conv_s8", "unary", "tc_tconv_params_t", params, tuple(arrays), (x.index,),
+        y.index, macs, False, scratch,
     )  # fmt: skip
 
 
@@ -409,6 +509,7 @@ LOWERINGS: dict[str, Callable[[_Ctx], Step]] = {
     "ADD": _lower_add,
     "CONCATENATION": _lower_concat,
     "LEAKY_RELU": _lower_leaky_relu,
+    "TRANSPOSE_CONV": _lower_tconv,
 }
 
 

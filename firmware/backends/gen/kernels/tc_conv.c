@@ -13,12 +13,14 @@ void tc_conv_rows(const tc_conv_params_t *p, const int8_t *in, int8_t *out, int3
     return;
   }
   const int32_t in_c = p->in_c;
+  const int64_t row_pitch = p->out_row_pitch > 0 ? p->out_row_pitch : (int64_t)p->out_w * p->out_c;
+  const int64_t px_pitch = p->out_px_pitch > 0 ? p->out_px_pitch : p->out_c;
   for (int32_t oy = oy_begin; oy < oy_end; ++oy) {
     const int32_t in_y0 = oy * p->stride_h - p->pad_h;
     const int32_t row = p->out_ring_h > 0 ? oy % p->out_ring_h : oy;
     for (int32_t ox = 0; ox < p->out_w; ++ox) {
       const int32_t in_x0 = ox * p->stride_w - p->pad_w;
-      int8_t *out_px = out + ((int64_t)row * p->out_w + ox) * p->out_c;
+      int8_t *out_px = out + row * row_pitch + ox * px_pitch;
       for (int32_t oc = 0; oc < p->out_c; ++oc) {
         const int8_t *w_oc = p->weights + (int64_t)oc * p->k_h * p->k_w * in_c;
         int32_t acc = 0;

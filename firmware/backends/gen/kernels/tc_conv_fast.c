@@ -81,10 +81,12 @@ static inline const int8_t *src_row(const tc_conv_params_t *p, const int8_t *in,
   return in + (int64_t)sy * p->src_w * p->in_c;
 }
 
-/* Output pixel (oy, ox), through the output ring if any. */
+/* Output pixel (oy, ox), through the output ring and the output pitches (transpose-conv phases) if any. */
 static inline int8_t *out_px(const tc_conv_params_t *p, int8_t *out, int32_t oy, int32_t ox) {
   const int32_t row = p->out_ring_h > 0 ? oy % p->out_ring_h : oy;
-  return out + ((int64_t)row * p->out_w + ox) * p->out_c;
+  const int32_t row_pitch = p->out_row_pitch > 0 ? p->out_row_pitch : p->out_w * p->out_c;
+  const int32_t px_pitch = p->out_px_pitch > 0 ? p->out_px_pitch : p->out_c;
+  return out + (int64_t)row * row_pitch + (int64_t)ox * px_pitch;
 }
 
 #if defined(TC_CONV_MVE)
@@ -375,12 +377,13 @@ static inline uint32_t rd_tail(const int8_t *w, int32_t r) {
     }                            \
   } while (0)
 
-/* One block of cnt (<= NPX) contiguous output pixels at o, all output channels. Out of line so that
- * the dot-product loop gets the registers to itself. */
-__attribute__((noinline)) static void block_dot(const tc_conv_params_t *p, const int16_t *buf, int8_t *o,
-                                                int32_t cnt) {
+/* One block of cnt (<= NPX) output pixels at o[0..cnt), all output channels. Out of line so that the
+ * dot-product loop gets the registers to itself. */
+__attribute__((noinline)) static void block_dot(const tc_conv_params_t *p, const int16_t *buf,
+                                                int8_t *const *o, int32_t cnt) {
   const int32_t K = p->k_h * p->k_w * p->in_c, out_c = p->out_c, groups = K >> 2, rem = K & 3;
   const int8_t *w = p->weights;
+  int8_t *const o0 = o[0], *const o1 = o[1], *const o2 = o[2], *const o3 = o[3];
   for (int32_t oc = 0; oc < out_c; ++oc) {
     const int32_t *b = (const int32_t *)(const void *)buf;
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
@@ -406,21 +409,21 @@ __attribute__((noinline)) static void block_dot(const tc_conv_params_t *p, const
     const int32_t bias = p->bias != 0 ? p->bias[oc] : 0;
     const rq_t r = rq_load(p, oc);
     if (cnt == NPX && r.mult != INT32_MIN) {
-      o[oc] = rq_apply(&r, a0 + bias);
-      o[out_c + oc] = rq_apply(&r, a1 + bias);
-      o[2 * out_c + oc] = rq_apply(&r, a2 + bias);
-      o[3 * out_c + oc] = rq_apply(&r, a3 + bias);
+      o0[oc] = rq_apply(&r, a0 + bias);
+      o1[oc] = rq_apply(&r, a1 + bias);
+      o2[oc] = rq_apply(&r, a2 + bias);
+      o3[oc] = rq_apply(&r, a3 + bias);
       continue;
     }
-    o[oc] = requant(p, &r, a0 + bias, oc);
+    o0[oc] = requant(p, &r, a0 + bias, oc);
     if (cnt > 1) {
-      o[out_c + oc] = requant(p, &r, a1 + bias, oc);
+      o1[oc] = requant(p, &r, a1 + bias, oc);
     }
     if (cnt > 2) {
-      o[2 * out_c + oc] = requant(p, &r, a2 + bias, oc);
+      o2[oc] = requant(p, &r, a2 + bias, oc);
     }
     if (cnt > 3) {
-      o[3 * out_c + oc] = requant(p, &r, a3 + bias, oc);
+      o3[oc] = requant(p, &r, a3 + bias, oc);
     }
   }
 }
@@ -431,14 +434,11 @@ static void conv_blocked(const tc_conv_params_t *p, const int8_t *in, int8_t *ou
   int16_t *const buf = (int16_t *)(void *)p->scratch;
   int32_t oy = oy0, ox = 0;
   for (int32_t n = 0; n < n_px;) {
-    int32_t cnt = n_px - n < NPX ? n_px - n : NPX;
-    if (p->out_ring_h > 0) { /* a block never wraps around the output ring: its pixels stay contiguous */
-      const int32_t to_end = (p->out_ring_h - oy % p->out_ring_h) * p->out_w - ox;
-      cnt = cnt < to_end ? cnt : to_end;
-    }
-    int8_t *const o = out_px(p, out, oy, ox);
+    const int32_t cnt = n_px - n < NPX ? n_px - n : NPX;
+    int8_t *o[NPX]; /* each pixel addressed on its own: blocks may cross rows, the ring's wrap, phases */
     n += cnt;
     for (int32_t q = 0; q < NPX; ++q) {
+      o[q] = q < cnt ? out_px(p, out, oy, ox) : o[0];
       if (q < cnt) {
         im2col_s16(p, in, oy, ox, buf + 4 * q, k4);
         if (++ox == p->out_w) {

@@ -35,6 +35,10 @@ typedef struct {
   /* Row-banded execution (codegen's patch-wise schedule; 0 = a plain full tensor): */
   int32_t in_ring_h;  /* input is a ring of this many source rows: source row r lives at row r % in_ring_h */
   int32_t out_ring_h; /* output is a ring of this many rows: output row oy is stored at row oy % out_ring_h */
+  /* Strided output (the phases of tc_transpose_conv_s8; 0 = a dense NHWC tensor): output pixel (oy, ox)
+   * is stored at out + row * out_row_pitch + ox * out_px_pitch (row = oy, or oy % out_ring_h). */
+  int32_t out_row_pitch; /* bytes from one output row to the next; 0 = out_w * out_c */
+  int32_t out_px_pitch;  /* bytes from one output pixel to the next in a row; 0 = out_c */
 } tc_conv_params_t;
 
 /* Scratch needed by the fast paths for a reduction depth k = k_h * k_w * in_c (DSP: 4 output pixels x
@@ -54,6 +58,33 @@ void tc_conv_rows(const tc_conv_params_t *p, const int8_t *in, int8_t *out, int3
 int tc_conv_rows_fast(const tc_conv_params_t *p, const int8_t *in, int8_t *out, int32_t oy_begin,
                       int32_t oy_end);
 int tc_conv2d_s8_fast(const tc_conv_params_t *p, const int8_t *in, int8_t *out); /* all rows */
+
+/* TRANSPOSE_CONV, per-channel int8 weights (symmetric), optional int32 bias, fused activation clamp.
+ * Bit-exact with reference_integer_ops::TransposeConv, computed as stride_h x stride_w output phases
+ * (sub-pixel convolution): phase (py, px) holds the output pixels (stride_h * y + py, stride_w * x + px)
+ * and is an ordinary stride-1 CONV_2D of the input with a sub-kernel of the (flipped) filter taps that
+ * reach it, precomputed by codegen. Every output is still bias + the int32 sum of exactly the
+ * (input + in_offset) * weight products of the reference scatter loop, then the same requantization;
+ * the phases run through tc_conv2d_s8 (reference loop or the target's fast path) writing strided. */
+#define TC_TCONV_PHASE_FIELDS 4 /* per phase: k_h, k_w, pad_h, pad_w of the sub-kernel */
+typedef struct {
+  int32_t in_h, in_w, in_c;
+  int32_t out_h, out_w, out_c;
+  int32_t stride_h, stride_w; /* = phases per axis */
+  int32_t in_offset;          /* -input zero point */
+  int32_t out_offset;         /* output zero point */
+  int32_t act_min, act_max;   /* fused activation as output clamp */
+  const int8_t *weights;      /* the phases' sub-kernels, each [out_c][k_h][k_w][in_c], phase-major */
+  const int32_t *bias;        /* [out_c] or NULL */
+  const int32_t *out_mult;    /* [out_c] Q31 */
+  const int32_t *out_shift;   /* [out_c] */
+  const int32_t *phases;      /* [stride_h * stride_w][TC_TCONV_PHASE_FIELDS], phase = py * stride_w + px */
+  const int32_t *bias_fold;   /* [stride_h * stride_w][out_c] per phase, as tc_conv_params_t, or NULL */
+  int8_t *scratch;            /* conv fast-path scratch (max over the phases), or NULL */
+  int32_t scratch_bytes;
+} tc_tconv_params_t;
+
+void tc_transpose_conv_s8(const tc_tconv_params_t *p, const int8_t *in, int8_t *out);
 
 /* DEPTHWISE_CONV_2D: out_c = in_c * depth_mult, weights [1][k_h][k_w][out_c]. */
 typedef struct {
