@@ -6,6 +6,8 @@ TC := $(VENV)/bin/tinycodec
 PIO := $(VENV)/bin/pio
 BOARD ?= qemu
 MODEL ?= models/tc-small
+PRESET ?= tc-v2
+HOURS ?= 2
 QUALITY ?= 2
 IMAGES ?= 1
 PORT ?=
@@ -24,7 +26,7 @@ ELF = .pio/build/$(PIO_ENV)/firmware.elf
 export PLATFORMIO_CORE_DIR := $(CURDIR)/.pio/core
 export TF_USE_LEGACY_KERAS := 1
 
-.PHONY: help setup test demo codegen firmware flash bench train export eval lint format size clean fuzz
+.PHONY: help setup test demo codegen firmware flash bench train bench-train export eval lint format size clean fuzz
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -53,11 +55,14 @@ bench: ## run the host benchmark against PORT (e.g. PORT=socket://127.0.0.1:4321
 	@test -n "$(PORT)" || { echo "make bench: set PORT=<pyserial URL>, e.g. the one 'make flash' printed"; exit 2; }
 	$(TC) bench --port $(PORT) --model $(MODEL) --quality $(QUALITY) --limit $(IMAGES)
 
-train: setup ## train (or resume) the codec in checkpoints/tc-small (default: to 150k steps, lr 5e-4, /10 at 90 %)
-	$(TC) train --resume
+train: setup ## train (or resume) $(PRESET) in checkpoints/$(PRESET) for HOURS of wall clock (last 15 % at lr/10)
+	$(TC) train --preset $(PRESET) --hours $(HOURS) --resume
 
-export: ## export int8 TFLite + CDF tables + manifest to $(MODEL) (QAT_STEPS=0: post-training quantization)
-	$(TC) export --out $(MODEL) --qat-steps $(QAT_STEPS)
+bench-train: setup ## how fast $(PRESET) trains here: px/s, ms per step, threads -> runs/bench-train/$(PRESET).json
+	$(TC) train --preset $(PRESET) --bench 100 --json runs/bench-train/$(PRESET).json
+
+export: ## export $(PRESET) to int8 TFLite + CDF tables + manifest in models/$(PRESET) (QAT_STEPS=0: PTQ)
+	$(TC) export --preset $(PRESET) --qat-steps $(QAT_STEPS)
 
 eval: ## evaluate the shipped model on Kodak vs JPEG/WebP/JPEG 2000; writes models/MODEL_CARD.md
 	$(TC) eval --model $(MODEL) --data ../shared/data/kodak --json models/eval_kodak.json --plot runs/eval/rd_kodak.png
