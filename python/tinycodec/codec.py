@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cache
-
 import numpy as np
 
 from . import bitstream, rans, tiling
@@ -12,15 +10,31 @@ from .oracle import TflmModel
 
 
 class HostCodec:
+    """Memory: the rANS tables are a few KB per quality; one TFLM interpreter (its 4 MiB arena) per model used,
+    created on first use and owned by this instance, so all of it is freed with the codec (or by close())."""
+
     def __init__(self, bundle: Bundle):
         self.bundle = bundle
         self._symtabs = {
             q: [rans.SymbolTable(c.freqs, t.precision) for c in t.channels] for q, t in bundle.tables.items()
         }
+        self._runners: dict[tuple[str, int], TflmModel] = {}
 
-    @cache  # noqa: B019 - one interpreter per model for the codec's lifetime
     def _runner(self, role: str, quality: int) -> TflmModel:
-        return TflmModel(self.bundle.model(role, quality).data)
+        r = self._runners.get((role, quality))
+        if r is None:
+            r = self._runners[(role, quality)] = TflmModel(self.bundle.model(role, quality).data)
+        return r
+
+    def close(self) -> None:
+        """Release the interpreters now (they are created again if the codec is used after this)."""
+        self._runners.clear()
+
+    def __enter__(self) -> HostCodec:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _check_quality(self, quality: int) -> None:
         if quality not in self.bundle.tables:

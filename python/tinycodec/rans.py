@@ -6,9 +6,8 @@ Decoding must end in the initial state with every byte consumed: a built-in inte
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
-
-import numpy as np
 
 RANS_L = 1 << 23
 
@@ -18,9 +17,11 @@ class RansError(Exception):
 
 
 class SymbolTable:
-    """Cumulative frequencies and a slot->symbol lookup for one channel."""
+    """Frequencies and cumulative frequencies of one channel. The decoder finds a slot's symbol by bisection of
+    `cum` (no 2**precision slot table: 256 KiB per channel, 64 MiB for a codec's tables, would be kept for the
+    codec's lifetime)."""
 
-    __slots__ = ("freqs", "cum", "lookup", "precision")
+    __slots__ = ("freqs", "cum", "precision")
 
     def __init__(self, freqs: Sequence[int], precision: int):
         self.precision = precision
@@ -30,7 +31,6 @@ class SymbolTable:
             self.cum.append(self.cum[-1] + f)
         if self.cum[-1] != 1 << precision or min(self.freqs) < 1:
             raise ValueError("frequencies must be >= 1 and sum to 2**precision")
-        self.lookup = np.repeat(np.arange(len(self.freqs), dtype=np.int32), self.freqs)
 
 
 def encode(symbols: Sequence[int], tables: Sequence[SymbolTable], channel_of: Sequence[int]) -> bytes:
@@ -61,7 +61,7 @@ def decode(data: bytes, n: int, tables: Sequence[SymbolTable], channel_of: Seque
         t = tables[channel_of[i]]
         mask = (1 << t.precision) - 1
         slot = x & mask
-        s = int(t.lookup[slot])
+        s = bisect_right(t.cum, slot) - 1
         out[i] = s
         x = t.freqs[s] * (x >> t.precision) + slot - t.cum[s]
         while x < RANS_L:
