@@ -98,8 +98,11 @@ def parse_header(data: bytes) -> Header:
 
 
 def read(path) -> bytes:
-    """Read a .tcz file, refusing (before reading it) one larger than its header allows."""
-    with open(path, "rb") as f:
+    """Read a .tcz file, refusing (before reading it) one larger than its header allows, and anything that is not
+    a regular file (safeio.FileError: a FIFO or a device would block)."""
+    from .safeio import open_input
+
+    with open_input(path, "a .tcz file") as f:
         header = parse_header(f.read(HEADER.size))
         f.seek(0, 2)
         size = f.tell()

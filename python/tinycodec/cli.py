@@ -137,6 +137,9 @@ def _add_train(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tinycodec", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"tinycodec {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an unexpected error (accepted anywhere in the line)"
+    )
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     for add in VERBS:
         add(sub)
@@ -195,21 +198,33 @@ def _output_dir(path: Path) -> Path:
     return path
 
 
+def _outputs_of(inputs: list[Path], out: Path, suffix: str) -> list[Path]:
+    """<out>/<stem><suffix> per input, checked before any work: no name twice (two inputs with the same stem
+    would overwrite each other), no directory or special file in the way."""
+    from .safeio import FileError, check_outputs
+
+    try:
+        return check_outputs((out / f"{p.stem}{suffix}", f"output of {p}") for p in inputs)
+    except FileError as e:
+        raise UserError(str(e)) from None
+
+
 def _cmd_compress(args: argparse.Namespace) -> int:
     from .bundle import Bundle
     from .codec import HostCodec
     from .imageio import read_rgb
     from .metrics import bpp
+    from .safeio import atomic_write
 
-    codec = HostCodec(Bundle.load(args.model))
     out = _output_dir(args.out)
-    for path in _progress(args.images, "compress"):
+    dsts = _outputs_of(args.images, out, ".tcz")
+    codec = HostCodec(Bundle.load(args.model))
+    for path, dst in _progress(list(zip(args.images, dsts)), "compress"):
         img, note = read_rgb(path)
         if note:
             print(f"note: {note}", file=sys.stderr)
         data = codec.compress(img, args.quality)
-        dst = out / f"{path.stem}.tcz"
-        dst.write_bytes(data)
+        atomic_write(dst, data)  # an interrupted run leaves the old file or the new one, never half of one
         print(f"{dst}: {len(data)} bytes, {bpp(len(data), *img.shape[:2]):.4f} bpp")
     return 0
 
@@ -219,16 +234,16 @@ def _cmd_decompress(args: argparse.Namespace) -> int:
     from .bundle import Bundle
     from .codec import HostCodec
     from .imageio import write_png
+    from .safeio import FileError
 
-    codec = HostCodec(Bundle.load(args.model))
     out = _output_dir(args.out)
-    for path in _progress(args.files, "decompress"):
-        if path.is_dir():
-            raise UserError(f"{path}: is a directory, expected a .tcz file")
+    dsts = _outputs_of(args.files, out, ".png")
+    codec = HostCodec(Bundle.load(args.model))
+    for path, dst in _progress(list(zip(args.files, dsts)), "decompress"):
         try:
-            data = bitstream.read(path)  # bounded: never more than the header's largest valid size
-        except OSError as e:
-            raise UserError(f"{path}: cannot read ({e.strerror})") from None
+            data = bitstream.read(path)  # regular files only, never more than the header's largest valid size
+        except FileError as e:
+            raise UserError(str(e)) from None
         except bitstream.BitstreamError as e:
             raise UserError(f"{path}: {e}") from None
         try:
@@ -239,8 +254,7 @@ def _cmd_decompress(args: argparse.Namespace) -> int:
             if known_error_message(e) is None:
                 raise
             raise UserError(f"{path}: {e}") from None
-        dst = out / f"{path.stem}.png"
-        write_png(dst, img)
+        write_png(dst, img)  # atomic
         print(f"{dst}: {img.shape[1]}x{img.shape[0]}")
     return 0
 
@@ -279,7 +293,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     args.model_given = args.model is not None
     if args.model is None:
         args.model = DEFAULT_MODEL
-    import logging
     import time
 
     from tqdm import tqdm
@@ -288,11 +301,19 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from .host.session import BenchError, Config, Session, load_bundle
     from .host.transport import Device
 
+    if args.boot:  # refuse a file that cannot be firmware before anything starts (QEMU would spin on it)
+        from .host.qemu import check_elf
+
+        check_elf(args.boot)
     if args.resume:
         out = args.resume
         if not (out / "config.json").is_file():
             raise UserError(f"{out}: not a bench session folder (no config.json)")
-        config = Config.load(out / "config.json")
+        try:
+            config = Config.load(out / "config.json")
+            config.check_images()
+        except BenchError as e:
+            raise UserError(str(e)) from None
         if args.model_given:
             config.model = str(args.model.resolve())
     else:
@@ -322,23 +343,34 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         raise UserError(str(e)) from None
     if args.resume:  # keep the checked model (path, hash) for this and later resumes / report rebuilds
         config.save(out / "config.json")
-    if args.resume and not (args.port or args.boot):  # no device: rebuild results.json / report from the records
-        if not (out / "tiles.jsonl").is_file():
-            raise UserError(f"{out}: no tiles yet; give --port URL or --boot ELF to run them")
-        return _bench_finish(args, out, None)
     with contextlib.ExitStack() as stack:
+        _bench_console_log(stack)  # warnings and board failures on the console as they happen
+        if args.resume and not (args.port or args.boot):  # no device: rebuild results.json / report from records
+            if not (out / "tiles.jsonl").is_file():
+                raise UserError(f"{out}: no tiles yet; give --port URL or --boot ELF to run them")
+            _bench_file_log(stack, out, args)
+            return _bench_finish(args, out, None)
+        try:
+            from .safeio import FileError, check_dir_writable
+
+            check_dir_writable(out, "bench session")
+        except FileError as e:
+            raise UserError(str(e)) from None
         urls = list(args.port or [])
+        qemus = []
         if args.boot:
             from .host.qemu import QemuBoard
 
             for _ in range(args.boards):
                 board = stack.enter_context(QemuBoard(args.boot, board=args.board))
+                qemus.append(board)
                 urls.append(board.url)
                 print(f"booted {args.boot} on {board.machine}, serial {board.url}", file=sys.stderr)
         if not urls:
             raise UserError("give --port URL (e.g. socket://127.0.0.1:4321 or /dev/ttyACM0) or --boot ELF")
+        within = args.connect_timeout if args.connect_timeout is not None else (20.0 if args.boot else 5.0)
         devices = []
-        for url in urls:
+        for i, url in enumerate(urls):
             try:
                 dev = stack.enter_context(
                     Device(url, timeout=args.timeout, retries=args.retries, adaptive_timeout=True)
@@ -346,20 +378,16 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             except Exception as e:  # pyserial raises SerialException/ValueError for a bad port
                 raise UserError(f"cannot open serial port {url}: {e}") from None
             try:
-                dev.wait_ready(timeout=30 if args.boot else 1.0)
-            except Exception as e:  # DeviceTimeout, a closed socket
-                raise UserError(f"{url}: the device does not answer ({e})") from None
+                dev.connect(within)  # bounded: says within `within` s what it saw and what to check
+            except Exception as e:  # DeviceTimeout, a closed socket, a device ERROR
+                qemu = qemus[i - len(args.port or [])] if i >= len(args.port or []) else None
+                died = qemu.exit_note() if qemu is not None else None
+                raise UserError(f"{url}: the device does not answer: {died or e}") from None
             devices.append((url, dev))
         out = _output_dir(out)
         if not args.resume:
             config.save(out / "config.json")
-        handler = logging.FileHandler(out / "bench.log")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(message)s"))
-        logger = logging.getLogger("tinycodec")  # the bench's events and the transport's re-sends
-        logger.setLevel(logging.DEBUG)
-        logger.addHandler(handler)
-        stack.callback(logger.removeHandler, handler)
-        logger.info("tinycodec bench %s: %s", "resume" if args.resume else "start", " ".join(sys.argv[1:]))
+        _bench_file_log(stack, out, args)
         sess = Session(out, config, bundle)
         try:
             stats = sess.run(
@@ -369,11 +397,58 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                 ),
             )
         except BenchError as e:
+            _report_dead_qemus(qemus, len(args.port or []))
             raise UserError(str(e)) from None
         except KeyboardInterrupt:
             print(f"interrupted: continue with  tinycodec bench --resume {out} --port ...", file=sys.stderr)
             raise
+        _report_dead_qemus(qemus, len(args.port or []))
     return _bench_finish(args, out, stats)
+
+
+def _report_dead_qemus(qemus: list, first: int) -> None:
+    """A QEMU that died mid-run, with its exit code and last words: on the console and in bench.log."""
+    import logging
+
+    for i, q in enumerate(qemus):
+        note = q.exit_note()
+        if note:
+            logging.getLogger("tinycodec.bench").error("b%d (%s): %s", first + i, q.url, note)
+
+
+def _bench_console_log(stack) -> None:
+    """WARNING and above of the tinycodec loggers on stderr (through tqdm, so the progress bar stays intact)."""
+    import logging
+
+    from tqdm import tqdm
+
+    class Console(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            tqdm.write(f"tinycodec: {record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
+
+    handler = Console(logging.WARNING)
+    logger = logging.getLogger("tinycodec")
+    logger.addHandler(handler)
+    stack.callback(logger.removeHandler, handler)
+
+
+def _bench_file_log(stack, out: Path, args: argparse.Namespace) -> None:
+    """Everything (the bench's events, the transport's re-sends) into <session>/bench.log."""
+    import logging
+
+    try:
+        handler = logging.FileHandler(out / "bench.log")
+    except OSError as e:
+        from .safeio import os_error_line
+
+        raise UserError(os_error_line(e, out / "bench.log", "cannot write")) from None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(message)s"))
+    logger = logging.getLogger("tinycodec")
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    stack.callback(handler.close)
+    stack.callback(logger.removeHandler, handler)
+    logger.info("tinycodec bench %s: %s", "resume" if args.resume else "start", " ".join(sys.argv[1:]))
 
 
 def _bench_finish(args: argparse.Namespace, out: Path, stats: dict | None) -> int:
@@ -423,6 +498,14 @@ def _add_bench(sub) -> None:
     p.add_argument("--repeat", type=int, default=3, help="timed runs of each timing tile (default: 3; 0: none)")
     p.add_argument("--timing-tiles", type=int, default=2, help="tiles per quality in the timed runs (default: 2)")
     p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout in seconds")
+    p.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="give up on a board that does not answer HELLO within S seconds, saying what to check "
+        "(default: 5, 20 with --boot)",
+    )
     p.add_argument("--retries", type=int, default=10, help="re-sends per request before a board gives up")
     p.add_argument("--no-baselines", action="store_true", help="skip the JPEG/WebP/JPEG 2000 sweep of the report")
     p.add_argument("--no-report", action="store_true", help="write results.json/.csv only, no report.html")
@@ -431,10 +514,16 @@ def _add_bench(sub) -> None:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import run_and_write
+    from .safeio import FileError, check_outputs
 
     card = args.card
     if card is None and args.data.resolve().name == "kodak":
         card = REPO_ROOT / "models" / "MODEL_CARD.md"
+    outputs = [(args.json, "JSON report"), (args.plot, "RD plot")] + ([(card, "model card")] if card else [])
+    try:
+        check_outputs(outputs)  # before the eval (minutes), not after it
+    except FileError as e:
+        raise UserError(str(e)) from None
     seed = args.seed_unet if args.seed_unet and args.seed_unet.exists() else None
     r = run_and_write(
         args.data,
@@ -481,25 +570,68 @@ def _add_eval(sub) -> None:
 VERBS = [_add_train, _add_export, _add_codec, _add_codegen, _add_bench, _add_eval]
 
 
+EXIT_INTERNAL = 70  # an unexpected error (a bug): sysexits' EX_SOFTWARE
+_CLEANUP_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
+def _interrupt_on_signals(verb: str, got: list[str]) -> dict:
+    """SIGTERM and SIGHUP raise KeyboardInterrupt in the main thread, so they clean up like Ctrl-C: temporary
+    output files are removed, QEMU children terminated, the journal closed. The signal's name is appended to
+    `got`. Returns the previous handlers (for _restore_signals)."""
+    import signal
+    import threading
+
+    if verb in ("train", "export") or threading.current_thread() is not threading.main_thread():
+        return {}  # training and export manage their own stopping
+
+    def handler(signum, frame):
+        got.append(signal.Signals(signum).name)
+        raise KeyboardInterrupt
+
+    return {
+        getattr(signal, n): signal.signal(getattr(signal, n), handler) for n in _CLEANUP_SIGNALS if hasattr(signal, n)
+    }
+
+
+def _restore_signals(old: dict) -> None:
+    import signal
+
+    for sig, h in old.items():
+        signal.signal(sig, h)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    end = argv.index("--") if "--" in argv else len(argv)
+    debug = "--debug" in argv[:end]
+    argv = [a for i, a in enumerate(argv) if i >= end or a != "--debug"]
     parser = build_parser()
     args = parser.parse_args(argv)
+    got: list[str] = []
+    old_handlers = _interrupt_on_signals(args.verb, got)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print("tinycodec: interrupted", file=sys.stderr)
-        return 130
+        import signal
+
+        print("tinycodec: " + (f"stopped by {got[0]}" if got else "interrupted"), file=sys.stderr)
+        return 128 + int(getattr(signal, got[0])) if got else 130
     except UserError as e:
         print(f"tinycodec: error: {e}", file=sys.stderr)
         return 2
-    except Exception as e:  # noqa: BLE001 - last line of defence: one line, never a traceback
-        from .errors import known_error_message
+    except Exception as e:  # noqa: BLE001 - last line of defence: one line, never a traceback (unless --debug)
+        from .errors import internal_error_message, known_error_message
 
+        if debug:
+            raise
         msg = known_error_message(e)
         if msg is None:
-            raise
+            print(f"tinycodec: error: {internal_error_message(e)}", file=sys.stderr)
+            return EXIT_INTERNAL
         print(f"tinycodec: error: {msg}", file=sys.stderr)
         return 2
+    finally:
+        _restore_signals(old_handlers)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
+
+from .safeio import atomic_copy, atomic_open, atomic_write
 
 STYLE = {
     "tinycodec": {"color": "tab:red", "marker": "o", "lw": 2.2, "label": "tinycodec"},
@@ -71,8 +72,11 @@ def plot_rd(report: dict, path: Path) -> Path:
         f"{ds['name']} ({ds['n_images']} images) — {m['name']} {m['model_hash'][:12]} (train step {m['train_step']})"
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        with atomic_open(path, "wb") as f:
+            fig.savefig(f, dpi=110, format=path.suffix.lstrip(".").lower() or "png")
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -155,16 +159,16 @@ def write_card(report: dict, plot_path: Path, card_path: Path) -> Path:
     plot_name = f"rd_{report['dataset']['name']}.png"
     dst = card_path.parent / plot_name
     if Path(plot_path).resolve() != dst.resolve():
-        shutil.copyfile(plot_path, dst)
+        atomic_copy(plot_path, dst)
     notes = Path(report["model"]["path"]) / HISTORY
-    card_path.write_text(render_card(report, plot_name, notes.read_text() if notes.is_file() else None))
+    atomic_write(card_path, render_card(report, plot_name, notes.read_text() if notes.is_file() else None))
     return card_path
 
 
 def _targets_section(rows: list[dict] | None, has_history: bool) -> list[str]:
     if not rows:
         return []
-    lines = ["## Targets (issue 4) and the gap", "", "| target | wanted | measured | gap | met |"]
+    lines = ["## Targets (issue 10, codec v2) and the gap", "", "| target | wanted | measured | gap | met |"]
     lines += ["|---|---|---|---|---|"]
     for r in rows:
         gap = "n/a" if r["gap"] is None else f"{r['gap']:+.2f}"

@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from ..safeio import FileError, check_dir_writable
 from .errors import CodegenError
 from .generate import generate
 from .tables import generate_tables
@@ -45,17 +46,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     src = args.manifest if args.manifest else args.tflite
-    if getattr(args, "backend", "gen") == "tflm":
+    tflm = getattr(args, "backend", "gen") == "tflm"
+    if args.out is None:
+        args.out = "firmware/generated_tflm" if tflm else "firmware/generated"
+    try:  # before any work: --out must be (or be creatable as) a writable folder
+        check_dir_writable(args.out, "generated C")
+    except FileError as e:
+        print(f"codegen: error: {e}", file=sys.stderr)
+        return 2
+    if tflm:
         from .tflm_emit import generate_tflm
 
         try:
-            print(generate_tflm(src, args.out or "firmware/generated_tflm", args.tflm_arena_bytes).summary())
-        except CodegenError as e:
+            print(generate_tflm(src, args.out, args.tflm_arena_bytes).summary())
+        except (CodegenError, FileError) as e:
             print(f"codegen: error: {e}", file=sys.stderr)
             return 2
         return 0
-    if args.out is None:
-        args.out = "firmware/generated"
     try:
         report = generate(
             args.manifest if args.manifest else args.tflite,
@@ -63,14 +70,14 @@ def run(args: argparse.Namespace) -> int:
             fuse=not args.no_fuse,
             band=not getattr(args, "no_band", False),
         )
-    except CodegenError as e:
+    except (CodegenError, FileError) as e:
         print(f"codegen: error: {e}", file=sys.stderr)
         return 2
     print(report.summary())
     if args.manifest:
         try:
             print(generate_tables(args.manifest, args.out).summary())
-        except CodegenError as e:
+        except (CodegenError, FileError) as e:
             print(f"codegen: error: {e}", file=sys.stderr)
             return 2
     return 0

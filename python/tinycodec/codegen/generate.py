@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..safeio import atomic_write
 from .emit import (
     ModelUnit,
     c_ident,
@@ -176,7 +177,7 @@ def generate(
     for name, text in sorted(files.items()):
         p = out / name
         if not p.exists() or p.read_text() != text:  # keep mtimes stable for incremental builds
-            p.write_text(text)
+            atomic_write(p, text)  # a killed codegen never leaves half a C file
     reports = []
     for u in units:
         ti, to = u.graph.tensors[u.graph.inputs[0]], u.graph.tensors[u.graph.outputs[0]]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..entropy_tables import EntropyTables
+from ..safeio import atomic_write
 from .errors import CodegenError
 
 HEADER_NAME = "tc_entropy_tables.h"
@@ -191,7 +192,7 @@ def generate_tables(manifest_path: str | Path, out_dir: str | Path = "firmware/g
     for fname, text in files.items():
         p = out / fname
         if not p.exists() or p.read_text() != text:
-            p.write_text(text)
+            atomic_write(p, text)  # a killed codegen never leaves half a C file
     return TablesReport(
         str(out), report.files, report.qualities, report.n_channels, report.flash_bytes, report.plain_bytes
     )

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..safeio import atomic_write
 from .emit import c_ident
 from .errors import CodegenError
 from .generate import ModelSource, load_sources, model_hash
@@ -242,5 +243,5 @@ def generate_tflm(
     for name, text in files.items():
         p = out / name
         if not p.exists() or p.read_text() != text:  # keep mtimes stable for incremental builds
-            p.write_text(text)
+            atomic_write(p, text)  # a killed codegen never leaves half a C file
     return replace(report, out_dir=str(out))

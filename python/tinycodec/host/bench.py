@@ -28,6 +28,7 @@ from ..bundle import Bundle
 from ..codec import HostCodec
 from ..data import verify_folder
 from ..imageio import read_rgb
+from ..safeio import atomic_write
 from .transport import Device
 
 SCHEMA_VERSION = 2  # 2: codec mode, per-stage ticks, encode/decode mismatches (docs/bench.md)
@@ -256,5 +257,5 @@ def format_summary(s: dict) -> str:
 def write_results(s: dict, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     path = out / "results.json"
-    path.write_text(json.dumps(s, indent=1) + "\n")
+    atomic_write(path, json.dumps(s, indent=1) + "\n")
     return path

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..evalreport import plot_rd
+from ..safeio import atomic_write
 from .session import STAGE_NAMES, STAGES, Session, read_jsonl, recon_of
 
 CSS = """
@@ -360,5 +361,5 @@ def render(result: dict, out: Path, sess: Session) -> str:
 
 def write_report(out: Path, result: dict, sess: Session) -> Path:
     path = out / "report.html"
-    path.write_text(render(result, out, sess))
+    atomic_write(path, render(result, out, sess))
     return path

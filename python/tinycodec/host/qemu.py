@@ -6,25 +6,33 @@
 `python -m tinycodec.host.qemu --elf X.elf [--board qemu]` boots and keeps running until Ctrl-C.
 Timing: -icount shift=0 makes virtual time advance 1 ns per guest instruction, so device ticks are
 deterministic instruction counts (not cycles).
+
+QEMU never outlives its owner: `close()` (the context manager, Ctrl-C, SIGTERM/SIGHUP mapped to KeyboardInterrupt
+by the CLI) terminates it, and on Linux it is started with PR_SET_PDEATHSIG = SIGKILL, so it is killed by the kernel
+when the thread that started it dies, even by SIGKILL. The ELF is checked (check_elf) before QEMU starts.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = [
     "BOARDS",
     "QemuError",
+    "check_elf",
     "QemuBoard",
     "qemu_command",
     "free_port",
@@ -55,6 +63,72 @@ def machine_for(board: str) -> str:
 
 class QemuError(RuntimeError):
     """QEMU is missing, failed to start, or died."""
+
+
+EM_ARM = 40
+_MACHINES = {3: "x86", 8: "MIPS", 20: "PowerPC", 40: "ARM", 62: "x86-64", 94: "Xtensa", 183: "AArch64", 243: "RISC-V"}
+_ELF_HINT = "give the firmware ELF that PlatformIO builds (e.g. .pio/build/qemu_m4/firmware.elf, make flash)"
+
+
+def check_elf(path: str | os.PathLike[str]) -> None:
+    """Refuse, before QEMU starts, a file that cannot be Cortex-M firmware: QEMU loads anything given to -kernel
+    (a non-ELF as a raw image) and then spins silently. Checks: ELF magic, 32-bit little-endian, an executable
+    for ARM, a loadable segment, the entry point inside one. Raises QemuError (one line naming the file)."""
+    from ..safeio import FileError, open_input
+
+    p = Path(path)
+    try:
+        with open_input(p, "a firmware ELF", 256 << 20) as f:
+            data = f.read()
+    except FileError as e:
+        raise QemuError(str(e)) from None
+
+    def bad(why: str) -> QemuError:
+        return QemuError(f"{p}: {why}, not Cortex-M firmware: {_ELF_HINT}")
+
+    if data[:4] != b"\x7fELF":
+        raise bad("empty" if not data else f"not an ELF file (starts with {data[:4]!r})")
+    if len(data) < 52 or data[4] != 1:
+        raise bad("a 64-bit ELF" if len(data) > 4 and data[4] == 2 else "a truncated ELF header")
+    if data[5] != 1:
+        raise bad("a big-endian ELF")
+    e_type, e_machine, _ver, entry, phoff = struct.unpack_from("<HHIII", data, 16)
+    phentsize, phnum = struct.unpack_from("<HH", data, 42)
+    if e_machine != EM_ARM:
+        raise bad(f"an ELF for {_MACHINES.get(e_machine, f'machine {e_machine}')}")
+    if e_type != 2:
+        raise bad({1: "an object file (.o)", 3: "a shared object", 4: "a core dump"}.get(e_type, f"ELF type {e_type}"))
+    if phentsize < 32 or phoff + phnum * phentsize > len(data):
+        raise bad("an ELF with a truncated program header table")
+    loads = []
+    for i in range(phnum):
+        p_type, _off, vaddr, paddr, filesz, memsz = struct.unpack_from("<IIIIII", data, phoff + i * phentsize)
+        if p_type == 1 and filesz > 0:  # PT_LOAD
+            loads.append((vaddr, paddr, memsz))
+    if not loads:
+        raise bad("an ELF without loadable segments")
+    pc = entry & ~1  # Thumb bit
+    if not any(v <= pc < v + m or pa <= pc < pa + m for v, pa, m in loads):
+        raise bad(f"an ELF whose entry point 0x{entry:08x} is outside its loaded segments")
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn for Popen: the child gets SIGKILL when the thread that started it dies (Linux
+    PR_SET_PDEATHSIG), so even a SIGKILLed bench leaves no QEMU behind. None where prctl is unavailable."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:  # runs in the child between fork and exec: no allocation-heavy work here
+        prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
 
 
 def free_port() -> int:
@@ -110,8 +184,7 @@ class QemuBoard:
         exe = shutil.which(QEMU_BIN)
         if exe is None:
             raise QemuError(f"{QEMU_BIN} not found: apt-get install qemu-system-arm")
-        if not self.elf.is_file():
-            raise QemuError(f"firmware ELF not found: {self.elf}")
+        check_elf(self.elf)
         for _attempt in range(3):  # the free port can be taken between probe and bind: retry
             self.port = free_port()
             if self._log_path:
@@ -123,6 +196,7 @@ class QemuBoard:
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent(),  # only prctl between fork and exec
             )
             if self._wait_listening():
                 return self
@@ -153,6 +227,15 @@ class QemuBoard:
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def exit_note(self) -> str | None:
+        """None while QEMU runs; else one line: how it ended and the last line it printed."""
+        if self.proc is None or self.proc.poll() is None:
+            return None
+        rc = self.proc.returncode
+        how = f"was killed by {signal.Signals(-rc).name}" if rc < 0 else f"exited with code {rc}"
+        last = [line.strip() for line in self.output().splitlines() if line.strip()][-1:]
+        return f"QEMU ({self.elf.name} on {self.machine}) {how}" + (f": {last[0][:200]}" if last else "")
 
     def _kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

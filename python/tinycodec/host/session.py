@@ -7,8 +7,9 @@ reconstructions are joined into the image that PSNR/SSIM are measured on. Device
 timer only. Session folder layout and results.json schema: docs/bench.md.
 
 Nothing is lost: each tile's result is appended to tiles.jsonl (flushed + fsync'd) as it arrives; `--resume DIR`
-skips the tiles already there. Tiles are sharded over boards (one thread per device) through a shared queue; a board
-that stops answering gives its tile back and leaves, the others carry on.
+skips the tiles already there. A damaged journal loses only its damaged lines (read_jsonl); every other file of the
+folder is written atomically (safeio). Tiles are sharded over boards (one thread per device) through a shared queue;
+a board that stops answering gives its tile back and leaves, the others carry on.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from .. import __version__, bitstream, metrics, tiling
 from ..bundle import Bundle
 from ..codec import HostCodec
 from ..imageio import read_rgb
+from ..safeio import FileError, atomic_open, atomic_write, open_input, os_error_line
 from .protocol import Info
 from .transport import Device, DeviceError, DeviceTimeout
 
@@ -67,10 +69,48 @@ class Config:
 
     @classmethod
     def load(cls, path: Path) -> Config:
-        return cls(**json.loads(path.read_text()))
+        """The session's settings; any problem with the file is one BenchError line naming it."""
+        hint = "restore it from a backup, or start a new session (--out)"
+        try:
+            with open_input(path, "a bench config.json", 64 << 20) as f:
+                data = json.loads(f.read())
+        except FileError as e:
+            raise BenchError(str(e)) from None
+        except OSError as e:
+            raise BenchError(os_error_line(e, path, "cannot read")) from None
+        except UnicodeDecodeError:
+            raise BenchError(f"{path}: not text (corrupted); {hint}") from None
+        except json.JSONDecodeError as e:
+            raise BenchError(f"{path}: corrupted (not JSON: {e.msg} at line {e.lineno}); {hint}") from None
+        if not isinstance(data, dict):
+            raise BenchError(f"{path}: not a bench config (a JSON {type(data).__name__}, expected an object); {hint}")
+        try:
+            cfg = cls(**data)
+        except TypeError as e:  # a missing or unknown field
+            why = str(e).removeprefix("Config.__init__() ")
+            raise BenchError(f"{path}: not a bench config ({why}); {hint}") from None
+        ok = (
+            isinstance(cfg.images, list)
+            and all(isinstance(i, str) for i in cfg.images)
+            and isinstance(cfg.qualities, list)
+            and all(isinstance(q, int) and not isinstance(q, bool) for q in cfg.qualities)
+            and isinstance(cfg.model, str)
+            and all(isinstance(getattr(cfg, k), int) for k in ("warmup", "repeat", "timing_tiles"))
+        )
+        if not ok:
+            raise BenchError(f"{path}: not a bench config (a field has the wrong type); {hint}")
+        return cfg
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.__dict__, indent=1) + "\n")
+        atomic_write(path, json.dumps(self.__dict__, indent=1) + "\n")
+
+    def check_images(self) -> None:
+        """Every image of the session is still there (before any work: a resume needs them all)."""
+        for p in self.images:
+            try:
+                open_input(p, "an image of this session").close()
+            except FileError as e:
+                raise BenchError(f"{e}; the session needs it: put it back, or start a new session") from None
 
 
 @dataclass
@@ -96,25 +136,77 @@ def _fsync_append(f, line: str) -> None:
     os.fsync(f.fileno())
 
 
-def read_jsonl(path: Path, repair: bool = False) -> list[dict]:
-    """Records of a JSON-lines file; a torn last line (crash mid-write) is ignored (and cut off if repair)."""
+# fields a journal record must have to be used (finalize and the report read them); a record without them is damage
+TILE_FIELDS = (
+    "key", "quality", "image", "index", "board", "payload", "recon", "payload_bytes", "payload_match", "recon_match",
+    "enc_ticks", "ec_ticks", "ed_ticks", "dec_ticks", "tick_hz", "encode_wall_s", "decode_wall_s", "host_s",
+    "host_wait_s", "retries", "stale", "garbled", "t",
+)  # fmt: skip
+TIMING_FIELDS = ("key", "run", "board", "quality", "enc_ticks", "ec_ticks", "ed_ticks", "dec_ticks", "tick_hz")
+JOURNALS = {"tiles.jsonl": TILE_FIELDS, "timing.jsonl": TIMING_FIELDS, "runs.jsonl": ()}
+_warned: set[tuple[str, tuple[int, ...]]] = set()
+
+
+def _record(line: bytes, required: tuple[str, ...]) -> dict | None:
+    try:
+        rec = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(rec, dict) or any(k not in rec for k in required) or not isinstance(rec.get("key", ""), str):
+        return None
+    return rec
+
+
+def read_jsonl(path: Path, repair: bool = False, required: tuple[str, ...] | None = None) -> list[dict]:
+    """Records of a JSON-lines journal. Damage costs only the damaged lines, never a good record:
+    - a torn last line (killed mid-write: no newline at its end) is ignored, and with repair cut off (the cut starts
+      after the last newline, so it never removes a good record); a good last record without its newline gets one;
+    - any other line that is not a JSON object with the `required` fields (default: per journal, JOURNALS) is
+      skipped and counted: a warning names its line numbers (console and bench.log, once per process); every other
+      record is kept (their tiles are not redone), the skipped ones are done again on --resume.
+    Raises BenchError if the file cannot be read or repaired."""
     if not path.exists():
         return []
-    data = path.read_bytes()
-    out, good = [], 0
-    pos = 0
-    for line in data.split(b"\n"):
-        end = pos + len(line) + 1
+    req = JOURNALS.get(path.name, ()) if required is None else required
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise BenchError(os_error_line(e, path, "cannot read")) from None
+    pieces = data.split(b"\n")  # the last piece is what follows the last newline (b"" for a whole file)
+    out, bad, pos = [], [], 0
+    torn_at = None
+    for no, line in enumerate(pieces, 1):
         if line.strip():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
-            good = min(end, len(data))
-        pos = end
-    if repair and good < len(data):
-        with open(path, "r+b") as f:
-            f.truncate(good)
+            rec = _record(line, req)
+            if rec is not None:
+                out.append(rec)
+            elif no == len(pieces):
+                torn_at = pos
+            else:
+                bad.append(no)
+        pos += len(line) + 1
+    if bad and (str(path), tuple(bad)) not in _warned:
+        _warned.add((str(path), tuple(bad)))
+        shown = ", ".join(map(str, bad[:20])) + (", ..." if len(bad) > 20 else "")
+        log.warning(
+            "%s: skipped %d damaged line(s) (line %s); kept the %d good records, the skipped ones are done again",
+            path,
+            len(bad),
+            shown,
+            len(out),
+        )
+    if repair and pieces[-1].strip():
+        try:
+            with open(path, "r+b") as f:
+                if torn_at is not None:
+                    f.truncate(torn_at)
+                else:
+                    f.seek(0, os.SEEK_END)
+                    f.write(b"\n")
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            raise BenchError(os_error_line(e, path, "cannot repair the journal")) from None
     return out
 
 
@@ -141,6 +233,7 @@ class Session:
         self.bundle = bundle
         self.tile = bundle.tile
         out.mkdir(parents=True, exist_ok=True)
+        config.check_images()
         self.images = {Path(p).name: Path(p) for p in config.images}
         self._img_cache: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
@@ -158,8 +251,13 @@ class Session:
             for name, path in self.images.items():
                 from PIL import Image
 
-                with Image.open(path) as im:
-                    w, h = im.size
+                try:
+                    with open_input(path, "an image of this session") as f, Image.open(f) as im:
+                        w, h = im.size
+                except FileError as e:
+                    raise BenchError(f"{e}; the session needs it: put it back, or start a new session") from None
+                except (OSError, SyntaxError, ValueError) as e:
+                    raise BenchError(f"{path}: not a readable image any more ({type(e).__name__}: {e})") from None
                 rows, cols = tiling.grid(h, w, self.tile)
                 items += [(q, name, i) for i in range(rows * cols)]
         return items
@@ -208,7 +306,15 @@ class Session:
                         q.put(item)
                         return
                     with self._lock:
-                        _fsync_append(f, json.dumps(rec))
+                        if f.closed:  # the run was interrupted and gave up waiting for this board
+                            return
+                        try:
+                            _fsync_append(f, json.dumps(rec))
+                        except OSError as e:  # a full disk: stop, keep what is recorded (a torn line is cut)
+                            b.failed = os_error_line(e, tiles_path, "cannot record the tile")
+                            stop.set()
+                            q.put(item)
+                            return
                         b.tiles += 1
                         n = running["n"] = running["n"] + 1
                         running["bpp"] += (rec["payload_bytes"] * 8 / self.tile**2 - running["bpp"]) / n
@@ -227,17 +333,19 @@ class Session:
                         rec["recon_match"],
                     )
 
-            threads = [threading.Thread(target=board_loop, args=(b,), name=b.name) for b in boards]
+            # daemon: a board blocked in a request (up to --timeout x --retries) never keeps the process alive
+            threads = [threading.Thread(target=board_loop, args=(b,), name=b.name, daemon=True) for b in boards]
             for t in threads:
                 t.start()
             try:
                 for t in threads:
                     while t.is_alive():
                         t.join(0.2)
-            except KeyboardInterrupt:
+            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM/SIGHUP (the CLI maps them): finish the tiles in flight
                 stop.set()
+                deadline = time.monotonic() + 10.0
                 for t in threads:
-                    t.join()
+                    t.join(max(0.0, deadline - time.monotonic()))
                 raise
             finally:
                 if bar is not None:
@@ -419,7 +527,7 @@ class Session:
                     "failed": b.failed,
                 }
             )
-        (self.out / "boards.json").write_text(json.dumps(data, indent=1) + "\n")
+        atomic_write(self.out / "boards.json", json.dumps(data, indent=1) + "\n")
 
 
 # -- statistics -----------------------------------------------------------------------------------------------
@@ -495,7 +603,7 @@ def finalize(out: Path, run_stats: dict | None = None, baselines: bool = True, r
             pixels.setdefault(q, {})[name] = h * w
             header = bitstream.Header(bundle.model_id, q, bundle.tile, w, h)
             tcz = bitstream.pack(header, [unb64(r["payload"]) for r in got])
-            (tcz_dir / f"{Path(name).stem}_q{q}.tcz").write_bytes(tcz)
+            atomic_write(tcz_dir / f"{Path(name).stem}_q{q}.tcz", tcz)
             tiles = [np.frombuffer(recon_of(r), np.uint8).reshape(bundle.tile, bundle.tile, 3) for r in got]
             recon = tiling.join(tiles, h, w)
             lat = stage_latency(got)
@@ -647,7 +755,7 @@ def finalize(out: Path, run_stats: dict | None = None, baselines: bool = True, r
     }
     if baselines and report and images:
         result["baselines"] = _baselines(out, sess, [i["image"] for i in images])
-    (out / "results.json").write_text(json.dumps(result, indent=1) + "\n")
+    atomic_write(out / "results.json", json.dumps(result, indent=1) + "\n")
     _write_csv(out / "results.csv", images)
     if report:
         from .benchreport import write_report
@@ -683,7 +791,7 @@ def _baselines(out: Path, sess: Session, names: list[str]) -> dict:
             return data
     data = _baselines_from_eval(sess, names)
     if data is not None:
-        cache.write_text(json.dumps(data, indent=1) + "\n")
+        atomic_write(cache, json.dumps(data, indent=1) + "\n")
         return data
     sweeps, notes = bl.default_sweeps()
     ds = Dataset("bench", out, tuple(sess.images[n] for n in names), "n/a", "")
@@ -697,7 +805,7 @@ def _baselines(out: Path, sess: Session, names: list[str]) -> dict:
             for k, v in res.items()
         },
     }
-    cache.write_text(json.dumps(data, indent=1) + "\n")
+    atomic_write(cache, json.dumps(data, indent=1) + "\n")
     return data
 
 
@@ -753,7 +861,7 @@ def _write_csv(path: Path, images: list[dict]) -> None:
 
     cols = ["quality", "image", "width", "height", "tiles", "tcz_bytes", "payload_bytes", "bpp", "psnr", "ssim"]
     cols += ["encode_mismatches", "decode_mismatches", "retries", "request_wall_s", "device_s", "link_s", "host_s"]
-    with open(path, "w", newline="") as f:
+    with atomic_open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(cols + [f"device_ms_{s}" for s in (*STAGES, "total")] + ["boards"])
         for i in images:

@@ -10,7 +10,9 @@ dec = dev.decode(2, enc.payload)  # DecodeResult(ticks_ed, ticks_dec, tile)
 from __future__ import annotations
 
 import logging
+import os
 import random
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -102,6 +104,7 @@ class Device:
         # (a killed run, a resumed bench) do not collide with ours
         self._next_id = random.randint(1, 0xFFFF)
         self._rtt: dict[int, float] = {}  # request type -> smoothed round trip (s), for adaptive_timeout
+        self.rx_bytes = 0  # every byte received (tells a silent link from one that sends garbage)
 
     # -- life cycle --------------------------------------------------------------------------
     @property
@@ -130,6 +133,36 @@ class Device:
         if self.boots > boots and self.boot_info is not None:
             return self.boot_info
         return self.hello()
+
+    def connect(self, within: float = 5.0) -> Info:
+        """The board's INFO within `within` seconds (bounded, whatever self.timeout/retries are): its boot INFO, or
+        the answer to a HELLO sent about once a second. Raises DeviceTimeout with what was seen on the link (nothing
+        at all, bytes but no frame...), whether another client holds the port, and what to check."""
+        t0 = time.monotonic()
+        deadline = t0 + within
+        rx0, garbled0, boots = self.rx_bytes, self.stats["garbled"], self.boots
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            while self.boots == boots and time.monotonic() < deadline:  # a boot INFO already on its way?
+                if self.recv(min(0.3, max(0.0, deadline - time.monotonic()))) is None:
+                    break
+            if self.boots > boots and self.boot_info is not None:
+                return self.boot_info
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                self.info = parse_info(self.request(MsgType.HELLO, b"", MsgType.INFO, min(1.0, left), retries=0).body)
+                return self.info
+            except DeviceTimeout:
+                continue
+        raise DeviceTimeout(
+            silence_report(
+                self.url, time.monotonic() - t0, self.rx_bytes - rx0, self.stats["garbled"] - garbled0, self._is_socket
+            )
+        )
 
     # -- raw access (tests, tools) --------------------------------------------------------------
     def send_raw(self, data: bytes) -> None:
@@ -164,11 +197,14 @@ class Device:
             old = self.ser.timeout
             self.ser.timeout = 0
             try:
-                return first + self.ser.read(1 << 16)
+                data = first + self.ser.read(1 << 16)
             finally:
                 self.ser.timeout = old
-        n = getattr(self.ser, "in_waiting", 0)
-        return first + (self.ser.read(n) if n else b"")
+        else:
+            n = getattr(self.ser, "in_waiting", 0)
+            data = first + (self.ser.read(n) if n else b"")
+        self.rx_bytes += len(data)
+        return data
 
     def _note_boot(self, pkt: Packet) -> None:
         info = parse_info(pkt.body)
@@ -189,7 +225,9 @@ class Device:
             return timeout
         return min(timeout, max(3.0, 5.0 * self._rtt[type_]))
 
-    def request(self, type_: int, body: bytes, expect: int, timeout: float | None = None) -> Packet:
+    def request(
+        self, type_: int, body: bytes, expect: int, timeout: float | None = None, retries: int | None = None
+    ) -> Packet:
         """Send one request, return the matching reply. Retries (new req_id, bounded, with backoff) on
         timeout, garbled frames, a reboot and BAD_CRC/BAD_FRAMING; raises DeviceError for other ERROR replies.
 
@@ -199,10 +237,11 @@ class Device:
         if an earlier frame lost its delimiter on the way, the device drops that fragment instead of merging
         it with this request."""
         timeout = self.timeout if timeout is None else timeout
+        retries = self.retries if retries is None else retries
         last = "no reply"
         ours: set[int] = set()
         t0 = time.monotonic()
-        for attempt in range(self.retries + 1):
+        for attempt in range(retries + 1):
             if attempt:
                 self.stats["retries"] += 1
                 log.info("%s: re-sending %s (attempt %d): %s", self.url, MsgType(type_).name, attempt + 1, last)
@@ -250,8 +289,7 @@ class Device:
                     self._rtt[type_] = rtt if old is None else 0.8 * old + 0.2 * rtt
                 return item
         raise DeviceTimeout(
-            f"{MsgType(type_).name if type_ in MsgType._value2member_map_ else type_}: "
-            f"{last} ({self.retries + 1} attempts)"
+            f"{MsgType(type_).name if type_ in MsgType._value2member_map_ else type_}: {last} ({retries + 1} attempts)"
         )
 
     def hello(self) -> Info:
@@ -274,3 +312,74 @@ class Device:
         """DECODE one tile's rANS payload on the device -> RGB888 tile bytes."""
         pkt = self.request(MsgType.DECODE, pack_codec(quality, payload), MsgType.DECODE_RESULT, timeout)
         return parse_decode_result(pkt.body, self.info.tick_hz if self.info else 0)
+
+
+# -- why a board does not answer ---------------------------------------------------------------------------------
+def _tcp_port(url: str) -> int | None:
+    m = re.match(r"socket://(?:127\.0\.0\.1|localhost|\[::1\]):(\d+)", url)
+    return int(m.group(1)) if m else None
+
+
+def _local_connections(port: int) -> int | None:
+    """Established TCP connections whose local end is 127.0.0.1/::1:port (the server sides: the client QEMU accepted,
+    and ours, which waits in its backlog), from /proc/net/tcp*; None without /proc."""
+    n, seen = 0, False
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        seen = True
+        for line in lines:
+            parts = line.split()
+            if len(parts) > 3 and parts[3] == "01" and parts[1].endswith(f":{port:04X}"):
+                n += 1
+    return n if seen else None
+
+
+def _other_openers(dev_path: str) -> list[int]:
+    """Pids of other processes that have the serial device open (Linux /proc; only those this user may see)."""
+    try:
+        target = os.path.realpath(dev_path)
+        pids = [int(d) for d in os.listdir("/proc") if d.isdigit() and int(d) != os.getpid()]
+    except OSError:
+        return []
+    found = []
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                    found.append(pid)
+                    break
+            except OSError:
+                continue
+    return found
+
+
+def silence_report(url: str, waited: float, rx_bytes: int, garbled: int, is_socket: bool) -> str:
+    """One line: what the link did in `waited` seconds, and what to check."""
+    busy = ""
+    port = _tcp_port(url)
+    if port is not None:
+        n = _local_connections(port)
+        if n is not None and n >= 2:
+            busy = (
+                f"; port {port} is busy: {n - 1} other client(s) connected (QEMU's serial port serves one client "
+                "at a time: close the other bench / miniterm / nc, or boot another board)"
+            )
+    elif not is_socket and not url.startswith(("socket://", "rfc2217://", "loop://", "spy://")):
+        pids = _other_openers(url)
+        if pids:
+            busy = f"; {url} is also open in process(es) {', '.join(map(str, pids))} (close them)"
+    if rx_bytes == 0:
+        seen = f"no reply within {waited:.1f} s, not a single byte received"
+        check = "check that the board is powered and runs the tinycodec firmware (make flash), and the port/URL"
+    else:
+        seen = f"no valid reply within {waited:.1f} s: {rx_bytes} bytes received, {garbled} garbled frame(s)"
+        check = "check the baud rate (115200) and that the board runs the tinycodec firmware (make flash)"
+    return f"{seen}{busy}; {check}; --connect-timeout to wait longer"
