@@ -19,3 +19,34 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
 
 def bpp(n_bytes: int, height: int, width: int) -> float:
     return 8.0 * n_bytes / (height * width)
+
+
+def _edge_distance(n: int, tile: int) -> np.ndarray:
+    """Per row (or column) of an image n px long cut into tiles: px to the nearest *internal* tile edge."""
+    i = np.arange(n)
+    r = i % tile
+    up = np.where(i >= tile, r, np.iinfo(np.int32).max)
+    down = np.where((i // tile + 1) * tile < n, tile - 1 - r, np.iinfo(np.int32).max)
+    return np.minimum(up, down)
+
+
+def seam_psnr(a: np.ndarray, b: np.ndarray, tile: int, band: int = 4, inner: int = 8) -> dict:
+    """Tile seams: PSNR of the pixels within `band` px of an internal tile edge vs those at least `inner` px
+    from every internal edge (image borders are not seams). delta_db < 0: the edges are worse."""
+    dy, dx = _edge_distance(a.shape[0], tile), _edge_distance(a.shape[1], tile)
+    d = np.minimum(dy[:, None], dx[None, :])
+    err = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2, axis=2)
+
+    def p(mask):
+        if not mask.any():
+            return None
+        mse = float(err[mask].mean())
+        return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+    edge, mid = p(d < band), p(d >= inner)
+    return {
+        "edge_psnr": edge,
+        "inner_psnr": mid,
+        "edge_fraction": float((d < band).mean()),
+        "delta_db": None if edge is None or mid is None else edge - mid,
+    }
