@@ -2,9 +2,9 @@
 
 The host can only run the portable path (and the plain-C twin of the DSP blocking), so single-op models
 with awkward shapes (channel counts not multiple of 4/16, odd widths and pixel counts, strides,
-dilation, padding edges, fused upsampling, no bias, reduction depths with K % 4 and K % 16 tails) are
-generated into build/kerneltest/gen/, built into the qemu_m4_kerneltest / qemu_m55_kerneltest firmware
-and RUN over the serial protocol.
+dilation, padding edges, fused upsampling, no bias, reduction depths with K % 4 and K % 16 tails, transposed
+convs) are generated into build/kerneltest/gen/, built into the qemu_m4_kerneltest / qemu_m55_kerneltest
+firmware and RUN over the serial protocol.
 """
 
 from __future__ import annotations
@@ -37,6 +37,15 @@ SHARED = (
     "band_k5s2_k3s2_k3s1",
     "band_k5s1_k5s2_odd",
     "band_k5s1_k3s1_odd",
+    # TRANSPOSE_CONV: the phases' strided outputs on the DSP blocks (4 pixels crossing phase rows) and the MVE
+    # pairs, per-phase bias_fold, K tails (in_c 5 / 6 / 9 / 3), zero-tap phases, VALID, stride 1 x 2, a decoder
+    "tconv_k3_s2_relu",
+    "tconv_k5_s2",
+    "tconv_k3_s2_small_nobias",
+    "tconv_k4_s2_valid_relu6",
+    "tconv_k1_s2",
+    "tconv_k3x5_s2x1_relu",
+    "tconv_decoder",
 )
 SPECS: tuple[Spec, ...] = tuple(s for s in HOST_SPECS if s.name in SHARED) + (
     # awkward shapes for the blocked paths
