@@ -67,3 +67,63 @@ def test_tflm_matches_litert_reference(bundle):
             ref.invoke()
             want = ref.get_tensor(ref.get_output_details()[0]["index"])
             np.testing.assert_array_equal(tflm.run(x), want)
+
+
+def _quants(data: bytes) -> list:
+    sg = load_model(data).Subgraphs(0)
+    return [tensor_quant(sg.Tensors(k)) for k in range(sg.TensorsLength())]
+
+
+@pytest.mark.parametrize("first", ["convt", "upconv"])
+def test_pin_decoder_keeps_the_first_ops_math(first):
+    """pin_decoder on a tiny decoder whose first op is TRANSPOSE_CONV (the "convt" decoder: latent = input 2,
+    bias = input 3) or RESIZE_NEAREST_NEIGHBOR + CONV_2D: the latent pins to scale 1 / zp 0, only the first
+    op's bias is rescaled, and on TFLM the pinned model computes what the unpinned one does. Calibrating the
+    latent on [-64, 63.5] makes the converter's input scale 0.5 (zp 0), so the unpinned model reads integer
+    latent x as 2x; only the bias rounding (round(b / 2)) may move an output by one step."""
+    from tinycodec.export import PIXEL_SCALE, _convert, pin_decoder
+    from tinycodec.oracle import TflmModel
+    from tinycodec.tfenv import tf_keras
+    from tinycodec.tflite_fb import TensorQuant, set_tensor_quant
+
+    layers = tf_keras.layers
+    tf_keras.utils.set_random_seed(3)
+    inp = x = layers.Input((4, 4, 8), batch_size=1)
+    if first == "convt":
+        x = layers.Conv2DTranspose(
+            5, 3, strides=2, padding="same", activation="relu", bias_initializer="random_normal"
+        )(x)
+    else:
+        x = layers.UpSampling2D(2)(x)
+        x = layers.Conv2D(5, 3, padding="same", activation="relu", bias_initializer="random_normal")(x)
+    rng = np.random.default_rng(0)
+    rep = [rng.integers(-64, 64, (4, 4, 8)).astype(np.float32) for _ in range(8)]
+    rep[0][0, 0, 0], rep[0][0, 0, 1] = -64.0, 63.5
+    data = _convert(tf_keras.Model(inp, x), rep)
+    model = load_model(data)
+    sg = model.Subgraphs(0)
+    names = op_names(model)
+    assert names == (["TRANSPOSE_CONV"] if first == "convt" else ["RESIZE_NEAREST_NEIGHBOR", "CONV_2D"])
+    i, o = sg.Inputs(0), sg.Outputs(0)
+    bias_t = int(sg.Operators(len(names) - 1).Inputs(3 if first == "convt" else 2))
+    assert tensor_quant(sg.Tensors(i)) == TensorQuant((0.5,), (0,))
+    unpinned = bytearray(data)  # the reference: only the output pinned to pixels, as pin_decoder does
+    set_tensor_quant(unpinned, o, float(PIXEL_SCALE), -128)
+    before = _quants(unpinned)
+    pin_decoder(data)
+
+    after = _quants(data)
+    assert after[i] == TensorQuant((1.0,), (0,))
+    np.testing.assert_allclose(after[bias_t].scale, np.array(before[bias_t].scale) / 0.5, rtol=1e-6)
+    resized = {int(sg.Operators(0).Outputs(0))} if first == "upconv" else set()  # follows the latent's scale
+    for k, (a, b) in enumerate(zip(before, after)):
+        if k not in {i, bias_t} | resized:
+            assert a == b, f"tensor {k} changed"
+    ref, pinned = TflmModel(bytes(unpinned)), TflmModel(bytes(data))
+    d = np.concatenate(
+        [
+            np.abs(pinned.run(lat).astype(int) - ref.run(2 * lat).astype(int)).reshape(-1)
+            for lat in (np.random.default_rng(s).integers(-64, 64, (1, 4, 4, 8)).astype(np.int8) for s in range(4))
+        ]
+    )
+    assert d.max() <= 1 and np.mean(d == 0) >= 0.98, (d.max(), np.mean(d == 0))

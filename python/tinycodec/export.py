@@ -54,7 +54,11 @@ def pin_encoder(data: bytearray) -> None:
 
 
 def pin_decoder(data: bytearray) -> None:
-    """Decoder input -> scale 1, zp 0 (bias of the first conv rescaled); output -> pixels."""
+    """Decoder input -> scale 1, zp 0 (bias of the first conv rescaled); output -> pixels.
+
+    The first conv is a CONV_2D (input 0, bias input 2), possibly behind nearest resizes, or a
+    TRANSPOSE_CONV (the "convt" decoder: data input 2, bias input 3). Its bias keeps its real value at
+    the new input scale (bias scale = input scale x filter scale); without a bias nothing needs rescaling."""
     sg, i, o = _io(data)
     old = tensor_quant(sg.Tensors(i))
     if len(old.scale) != 1:
@@ -69,13 +73,19 @@ def pin_decoder(data: bytearray) -> None:
             t = int(ops[k].Outputs(0))
             chain.append(t)
             continue
-        if names[k] != "CONV_2D":
-            raise ExportError(f"decoder starts with {names[k]}, expected RESIZE_NEAREST_NEIGHBOR/CONV_2D")
-        bias = int(ops[k].Inputs(2))
+        data_input, bias_input = {"CONV_2D": (0, 2), "TRANSPOSE_CONV": (2, 3)}.get(names[k], (-1, -1))
+        if data_input < 0:
+            raise ExportError(
+                f"decoder starts with {names[k]}, expected RESIZE_NEAREST_NEIGHBOR/CONV_2D/TRANSPOSE_CONV"
+            )
+        if int(ops[k].Inputs(data_input)) != t:
+            raise ExportError(f"the decoder input feeds {names[k]} as input {list(ops[k].InputsAsNumpy()).index(t)}")
+        bias = int(ops[k].Inputs(bias_input)) if ops[k].InputsLength() > bias_input else -1
         break
     for t in chain:
         set_tensor_quant(data, t, 1.0, 0)
-    rescale_bias(data, bias, old.scale[0])
+    if bias >= 0:
+        rescale_bias(data, bias, old.scale[0])
     set_tensor_quant(data, o, float(PIXEL_SCALE), -128)
 
 
