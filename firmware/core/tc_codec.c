@@ -7,12 +7,18 @@
 #include "tc_rans.h"
 #include "tc_runner.h"
 
-/* The generated tables exist only in builds that compile firmware/generated/ (backend "gen", ...). */
+/* The generated tables (firmware/generated/tc_entropy_tables.{h,c}, written by `tinycodec codegen
+ * --manifest ...`, i.e. `make codegen`) are part of every firmware build, whatever the backend (gen, tflm):
+ * those envs define TC_CODEC_REQUIRED and a missing table is a build error, not a firmware that silently
+ * lacks ENCODE/DECODE. Only test builds without a codec (TEST-ONLY backend, kernel tests) leave it out. */
 #if defined(__has_include)
 #if __has_include("tc_entropy_tables.h")
 #include "tc_entropy_tables.h"
 #define TC_CODEC_HAVE_TABLES 1
 #endif
+#endif
+#if defined(TC_CODEC_REQUIRED) && !defined(TC_CODEC_HAVE_TABLES)
+#error "tc_entropy_tables.h not found: run `make codegen` (tinycodec codegen --manifest <bundle> --out firmware/generated) and put firmware/generated on the include path"
 #endif
 
 #ifdef TC_CODEC_HAVE_TABLES

@@ -4,8 +4,10 @@
  *
  * The quality -> model mapping is never hand-written: the qualities are those of the generated entropy
  * tables (tc_entropy_tables.h, from the manifest) and the models are looked up by their generated names
- * "enc_q<N>" / "dec_q<N>" in tc_backend.models. Without generated tables (e.g. the TEST-ONLY backend,
- * whose build has no firmware/generated/) the codec is compiled out and tc_codec_available() is 0. */
+ * "enc_q<N>" / "dec_q<N>" in tc_backend.models. Every firmware env (backends gen and tflm) compiles the
+ * tables and defines TC_CODEC_REQUIRED (missing tables = build error), so INFO's capabilities are the same
+ * on every backend. Only test builds without tables (TEST-ONLY backend, kernel tests) compile the codec
+ * out; there tc_codec_available() is 0. */
 #ifndef TC_CODEC_H
 #define TC_CODEC_H
 
