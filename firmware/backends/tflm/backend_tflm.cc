@@ -20,6 +20,10 @@
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
 #include "tensorflow/lite/schema/schema_generated.h"
 
+#if defined(ESP_PLATFORM)
+#include "esp_attr.h" /* EXT_RAM_BSS_ATTR, for -DTC_TFLM_ARENA_ATTR=EXT_RAM_BSS_ATTR (arena in PSRAM) */
+#endif
+
 #ifndef TC_TFLM_ARENA_ATTR
 #define TC_TFLM_ARENA_ATTR /* e.g. EXT_RAM_BSS_ATTR to put the arena in PSRAM on ESP32-S3 */
 #endif

@@ -2,7 +2,12 @@
  * `Serial` = the ST-LINK virtual COM port (USART3, the board's ST-LINK USB connector, /dev/ttyACM*),
  * DWT cycle counter as tick source (core clock = SystemCoreClock, extended to 64 bits in software;
  * the 32-bit counter wraps every ~9 s at 480 MHz and tc_port_ticks() runs around every backend call).
- * 115200 baud: the host opens serial ports at 115200 (python/tinycodec/host/transport.py). */
+ * 115200 baud: the host opens serial ports at 115200 (python/tinycodec/host/transport.py).
+ *
+ * tflm builds: this port provides TFLM's DebugLog (the env compiles the TFLM library's Arduino glue out
+ * with -D ARDUINO_EXCLUDE_CODE; that glue prints to Serial, the protocol's port). By default the text is
+ * dropped; with -D TC_DEBUG_UART_RX=<pin> -D TC_DEBUG_UART_TX=<pin> (e.g. PG9/PG14 = Arduino D0/D1 =
+ * USART6 on the Nucleo-144 headers) it goes to that UART at TC_DEBUG_BAUD, never to Serial. */
 #include <Arduino.h>
 
 #include "tc_main.h"
@@ -12,10 +17,32 @@
 #define TC_BAUD 115200
 #endif
 
+#if defined(TC_BACKEND_TFLM)
+#include "tensorflow/lite/micro/debug_log.h" /* the pinned library's declaration: a mismatch fails to compile */
+
+#if defined(TC_DEBUG_UART_RX) && defined(TC_DEBUG_UART_TX)
+#ifndef TC_DEBUG_BAUD
+#define TC_DEBUG_BAUD 115200
+#endif
+static HardwareSerial s_debug(TC_DEBUG_UART_RX, TC_DEBUG_UART_TX);
+static bool s_debug_on;
+extern "C" void DebugLog(const char *s) {
+  if (s_debug_on) s_debug.print(s);
+}
+#define TC_DEBUG_BEGIN() (s_debug.begin(TC_DEBUG_BAUD), s_debug_on = true)
+#else
+extern "C" void DebugLog(const char *s) { (void)s; } /* nowhere: Serial carries the protocol */
+#define TC_DEBUG_BEGIN() ((void)0)
+#endif
+#else
+#define TC_DEBUG_BEGIN() ((void)0)
+#endif
+
 static uint32_t s_last, s_high;
 
 extern "C" void tc_port_init(void) {
   Serial.begin(TC_BAUD);
+  TC_DEBUG_BEGIN();
   CoreDebug->DEMCR |= CoreDebug_DEMCR_TRCENA_Msk;
 #if defined(DWT_LAR_KEY) || defined(__CORE_CM7_H_GENERIC)
   DWT->LAR = 0xC5ACCE55u; /* Cortex-M7: unlock the DWT before enabling CYCCNT */
