@@ -9,7 +9,7 @@ from tinycodec.config import DEFAULT_MODEL
 from tinycodec.tflite_fb import TYPE_NAMES, load_model, op_names, tensor_quant
 
 BUNDLE = DEFAULT_MODEL
-ALLOWED = {"CONV_2D", "RESIZE_NEAREST_NEIGHBOR", "DEPTHWISE_CONV_2D", "ADD", "CONCATENATION"}
+ALLOWED = {"CONV_2D", "RESIZE_NEAREST_NEIGHBOR", "DEPTHWISE_CONV_2D", "ADD", "CONCATENATION", "TRANSPOSE_CONV"}
 
 
 @pytest.fixture(scope="module")

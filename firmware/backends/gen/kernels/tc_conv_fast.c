@@ -81,12 +81,19 @@ static inline const int8_t *src_row(const tc_conv_params_t *p, const int8_t *in,
   return in + (int64_t)sy * p->src_w * p->in_c;
 }
 
-/* Output pixel (oy, ox), through the output ring and the output pitches (transpose-conv phases) if any. */
-static inline int8_t *out_px(const tc_conv_params_t *p, int8_t *out, int32_t oy, int32_t ox) {
+/* Bytes between output rows / between the pixels of a row (strided for transpose-conv phases). */
+static inline int32_t row_pitch(const tc_conv_params_t *p) {
+  return p->out_row_pitch > 0 ? p->out_row_pitch : p->out_w * p->out_c;
+}
+static inline int32_t px_pitch(const tc_conv_params_t *p) {
+  return p->out_px_pitch > 0 ? p->out_px_pitch : p->out_c;
+}
+
+/* Output pixel (oy, ox), through the output ring if any; rp / pp = row_pitch(p) / px_pitch(p). */
+static inline int8_t *out_px(const tc_conv_params_t *p, int8_t *out, int32_t oy, int32_t ox, int32_t rp,
+                             int32_t pp) {
   const int32_t row = p->out_ring_h > 0 ? oy % p->out_ring_h : oy;
-  const int32_t row_pitch = p->out_row_pitch > 0 ? p->out_row_pitch : p->out_w * p->out_c;
-  const int32_t px_pitch = p->out_px_pitch > 0 ? p->out_px_pitch : p->out_c;
-  return out + (int64_t)row * row_pitch + (int64_t)ox * px_pitch;
+  return out + (int64_t)row * rp + (int64_t)ox * pp;
 }
 
 #if defined(TC_CONV_MVE)
@@ -148,17 +155,18 @@ static void conv_mve(const tc_conv_params_t *p, const int8_t *in, int8_t *out, i
   int8_t *const b0 = p->scratch, *const b1 = p->scratch + k16;
   const int32_t full = K & ~15;
   const mve_pred16_t tail = vctp8q((uint32_t)(K - full));
+  const int32_t rp = row_pitch(p), pp = px_pitch(p);
   int32_t oy = oy0, ox = 0;
   for (int32_t n = 0; n < n_px; n += 2) {
     const int two = n + 1 < n_px;
-    int8_t *o0 = out_px(p, out, oy, ox), *o1 = o0;
+    int8_t *o0 = out_px(p, out, oy, ox, rp, pp), *o1 = o0;
     im2col_s8(p, in, oy, ox, b0, k16);
     if (++ox == p->out_w) {
       ox = 0;
       ++oy;
     }
     if (two) {
-      o1 = out_px(p, out, oy, ox);
+      o1 = out_px(p, out, oy, ox, rp, pp);
       im2col_s8(p, in, oy, ox, b1, k16);
       if (++ox == p->out_w) {
         ox = 0;
@@ -432,13 +440,14 @@ static void conv_blocked(const tc_conv_params_t *p, const int8_t *in, int8_t *ou
   const int32_t K = p->k_h * p->k_w * p->in_c, k4 = (K + 3) & ~3;
   const int32_t n_px = (oy1 - oy0) * p->out_w;
   int16_t *const buf = (int16_t *)(void *)p->scratch;
+  const int32_t rp = row_pitch(p), pp = px_pitch(p);
   int32_t oy = oy0, ox = 0;
   for (int32_t n = 0; n < n_px;) {
     const int32_t cnt = n_px - n < NPX ? n_px - n : NPX;
     int8_t *o[NPX]; /* each pixel addressed on its own: blocks may cross rows, the ring's wrap, phases */
     n += cnt;
     for (int32_t q = 0; q < NPX; ++q) {
-      o[q] = q < cnt ? out_px(p, out, oy, ox) : o[0];
+      o[q] = q < cnt ? out_px(p, out, oy, ox, rp, pp) : o[0];
       if (q < cnt) {
         im2col_s16(p, in, oy, ox, buf + 4 * q, k4);
         if (++ox == p->out_w) {
