@@ -81,7 +81,7 @@ def test_model_table_hash_and_arena(out):
         assert int(r[1]) == ih * iw * ic and int(r[2]) == oh * ow * oc
     measured = max(m["tflm_arena_bytes"] for m in MANIFEST["models"])
     assert report.measured_arena_bytes == measured
-    assert report.arena_bytes == arena_with_margin(measured) >= measured * 1.25
+    assert report.arena_bytes == arena_with_margin(measured) >= measured * 1.125
     assert report.arena_bytes % 1024 == 0
     assert f"#define TC_TFLM_ARENA_BYTES {report.arena_bytes}u" in h
 
