@@ -381,7 +381,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                 dev.connect(within)  # bounded: says within `within` s what it saw and what to check
             except Exception as e:  # DeviceTimeout, a closed socket, a device ERROR
                 qemu = qemus[i - len(args.port or [])] if i >= len(args.port or []) else None
-                died = qemu.exit_note() if qemu is not None else None
+                died = qemu.exit_note(wait=1.0) if qemu is not None else None
                 raise UserError(f"{url}: the device does not answer: {died or e}") from None
             devices.append((url, dev))
         out = _output_dir(out)
@@ -411,7 +411,7 @@ def _report_dead_qemus(qemus: list, first: int) -> None:
     import logging
 
     for i, q in enumerate(qemus):
-        note = q.exit_note()
+        note = q.exit_note(wait=0.3)
         if note:
             logging.getLogger("tinycodec.bench").error("b%d (%s): %s", first + i, q.url, note)
 

@@ -228,9 +228,14 @@ class QemuBoard:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def exit_note(self) -> str | None:
-        """None while QEMU runs; else one line: how it ended and the last line it printed."""
-        if self.proc is None or self.proc.poll() is None:
+    def exit_note(self, wait: float = 0.0) -> str | None:
+        """None while QEMU runs (after waiting up to `wait` s for it to end: its socket closes a moment before the
+        process is gone); else one line: how it ended and the last line it printed."""
+        if self.proc is None:
+            return None
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=wait)
+        if self.proc.poll() is None:
             return None
         rc = self.proc.returncode
         how = f"was killed by {signal.Signals(-rc).name}" if rc < 0 else f"exited with code {rc}"

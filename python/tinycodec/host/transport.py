@@ -363,23 +363,23 @@ def _other_openers(dev_path: str) -> list[int]:
 
 def silence_report(url: str, waited: float, rx_bytes: int, garbled: int, is_socket: bool) -> str:
     """One line: what the link did in `waited` seconds, and what to check."""
-    busy = ""
+    busy = None
     port = _tcp_port(url)
     if port is not None:
         n = _local_connections(port)
         if n is not None and n >= 2:
             busy = (
-                f"; port {port} is busy: {n - 1} other client(s) connected (QEMU's serial port serves one client "
-                "at a time: close the other bench / miniterm / nc, or boot another board)"
+                f"port {port} is busy: {n - 1} other client(s) connected (QEMU's serial port serves one client "
+                "at a time): close the other bench / miniterm / nc, or boot another board"
             )
     elif not is_socket and not url.startswith(("socket://", "rfc2217://", "loop://", "spy://")):
         pids = _other_openers(url)
         if pids:
-            busy = f"; {url} is also open in process(es) {', '.join(map(str, pids))} (close them)"
+            busy = f"{url} is busy: also open in process(es) {', '.join(map(str, pids))}: close them"
     if rx_bytes == 0:
         seen = f"no reply within {waited:.1f} s, not a single byte received"
         check = "check that the board is powered and runs the tinycodec firmware (make flash), and the port/URL"
     else:
         seen = f"no valid reply within {waited:.1f} s: {rx_bytes} bytes received, {garbled} garbled frame(s)"
         check = "check the baud rate (115200) and that the board runs the tinycodec firmware (make flash)"
-    return f"{seen}{busy}; {check}; --connect-timeout to wait longer"
+    return f"{seen}; {busy or check}; --connect-timeout to wait longer"
