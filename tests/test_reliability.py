@@ -429,6 +429,26 @@ def _arm_elf(path: Path, code: bytes = b"\x30\xbf\xfd\xe7", machine: int = 40, e
     return path
 
 
+def test_qemu_dead_mid_run_is_said_on_the_console(capsys) -> None:
+    """After a run, a board whose QEMU died is named on the console (and in bench.log: same logger)."""
+    import contextlib
+
+    from tinycodec.cli import _bench_console_log, _report_dead_qemus
+
+    class Board:
+        def __init__(self, url: str, note: str | None) -> None:
+            self.url, self.note = url, note
+
+        def exit_note(self, wait: float = 0.0) -> str | None:
+            return self.note
+
+    note = "QEMU (fw.elf on mps2-an386) exited with code 1: qemu: fatal: Lockup"
+    with contextlib.ExitStack() as stack:
+        _bench_console_log(stack)
+        _report_dead_qemus([Board("socket://127.0.0.1:1", None), Board("socket://127.0.0.1:2", note)], first=1)
+    assert capsys.readouterr().err.strip() == f"tinycodec: error: b2 (socket://127.0.0.1:2): {note}"
+
+
 def test_check_elf_refuses_what_cannot_be_firmware(tmp_path: Path) -> None:
     check_elf(_arm_elf(tmp_path / "ok.elf"))
     (tmp_path / "text.elf").write_text("hello")
