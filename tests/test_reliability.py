@@ -198,6 +198,12 @@ def test_duplicate_output_names_refused_before_any_work(tmp_path: Path, capsys) 
     assert not (out / "x.png").exists()
     (out / "x.png").mkdir(parents=True)  # a folder where an output goes: refused up front as well
     _one_line(capsys, ["decompress", "-o", str(out), str(ta)], "x.png", "is a directory")
+    img = tmp_path / "c" / "y.tcz"  # an image named .tcz: its output would overwrite it
+    img.parent.mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(img, format="PNG")
+    before = img.read_bytes()
+    _one_line(capsys, ["compress", "-o", str(img.parent), str(img)], "would replace the input")
+    assert img.read_bytes() == before
 
 
 # -- 4. bounded memory ------------------------------------------------------------------------------------------------

@@ -204,9 +204,14 @@ def _outputs_of(inputs: list[Path], out: Path, suffix: str) -> list[Path]:
     from .safeio import FileError, check_outputs
 
     try:
-        return check_outputs((out / f"{p.stem}{suffix}", f"output of {p}") for p in inputs)
+        dsts = check_outputs((out / f"{p.stem}{suffix}", f"output of {p}") for p in inputs)
     except FileError as e:
         raise UserError(str(e)) from None
+    same = {p.resolve(): p for p in inputs}
+    for d in dsts:
+        if d.resolve() in same:
+            raise UserError(f"{d}: the output would replace the input {same[d.resolve()]}; choose another -o folder")
+    return dsts
 
 
 def _cmd_compress(args: argparse.Namespace) -> int:

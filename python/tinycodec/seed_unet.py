@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .safeio import atomic_write
 from .tfenv import tf_keras
 
 layers = tf_keras.layers
@@ -93,7 +94,7 @@ def export_seed(weights: Path, out_dir: Path, data_dir: Path, tile: int = 64) ->
     model, crossings = build(tile)
     model.load_weights(str(weights))
     data = bytes(_convert(model, calibration_tiles(data_dir, tile, 128)))
-    (out_dir / "seed_unet.tflite").write_bytes(data)
+    atomic_write(out_dir / "seed_unet.tflite", data)
     info = {
         "preset": "seed-unet",
         "tile": tile,
@@ -104,7 +105,7 @@ def export_seed(weights: Path, out_dir: Path, data_dir: Path, tile: int = 64) ->
         "tflm_arena_bytes": tflm_arena_bytes(data),
         "bpp": honest_bpp(crossings),
     }
-    (out_dir / "seed_unet.json").write_text(json.dumps(info, indent=1) + "\n")
+    atomic_write(out_dir / "seed_unet.json", json.dumps(info, indent=1) + "\n")
     return info
 
 

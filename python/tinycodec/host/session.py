@@ -346,6 +346,8 @@ class Session:
                 deadline = time.monotonic() + 10.0
                 for t in threads:
                     t.join(max(0.0, deadline - time.monotonic()))
+                with self._lock:  # a board still in a request finds the journal closed and drops its tile
+                    f.close()
                 raise
             finally:
                 if bar is not None:
