@@ -98,7 +98,7 @@ def _apply(tf, tfk, x, kind: str, kw: dict[str, Any]):
             padding=kw.pop("padding", "same"),
             activation=kw.pop("activation", None),
             use_bias=kw.pop("use_bias", True),
-            bias_initializer="random_normal",
+            bias_initializer=kw.pop("bias_initializer", "random_normal"),
             **kw,
         )(x)
     if kind == "up":

@@ -127,3 +127,47 @@ def test_pin_decoder_keeps_the_first_ops_math(first):
         ]
     )
     assert d.max() <= 1 and np.mean(d == 0) >= 0.98, (d.max(), np.mean(d == 0))
+
+
+@pytest.mark.parametrize("bias", ["random", "zeros"])
+def test_convt_decoder_export_is_bit_exact_on_gen(tmp_path, bias):
+    """The tc-v2 decoder layout (build_decoder with decoder="convt": TRANSPOSE_CONV k3 + ReLU, the last one
+    k5 to RGB) at a 128x128 tile, random weights, exported as export does it (_convert + pin_decoder):
+    TFLM == BUILTIN_REF == the gen backend's C (portable and DSP-twin builds), byte for byte. With trained
+    (nonzero) biases the converter fuses bias and ReLU into TRANSPOSE_CONV; with the initial all-zero
+    biases it drops the bias and emits separate RELU ops."""
+    from gen_helpers import run_litert_ref
+    from tinycodec.codegen import generate
+    from tinycodec.codegen.hostlib import HostModel
+    from tinycodec.config import PRESETS
+    from tinycodec.export import _convert, pin_decoder
+    from tinycodec.model import build_decoder
+    from tinycodec.oracle import TflmModel
+    from tinycodec.tfenv import tf_keras
+
+    cfg = PRESETS.get("tc-v2")
+    if cfg is None or cfg.decoder != "convt":
+        pytest.skip("no convt preset")
+    tf_keras.utils.set_random_seed(0)
+    dec = build_decoder(cfg, 128)
+    rng = np.random.default_rng(0)
+    if bias == "random":
+        for layer in dec.layers[1:]:
+            k, b = layer.get_weights()
+            layer.set_weights([k, rng.normal(0, 0.05, b.shape).astype(np.float32)])
+    lat_shape = tuple(int(d) for d in dec.input.shape[1:])
+    data = _convert(dec, [rng.integers(-12, 13, lat_shape).astype(np.float32) for _ in range(8)])
+    pin_decoder(data)
+    want = ["TRANSPOSE_CONV"] * 4 if bias == "random" else ["TRANSPOSE_CONV", "RELU"] * 3 + ["TRANSPOSE_CONV"]
+    assert op_names(load_model(data)) == want
+    (tmp_path / "dec.tflite").write_bytes(bytes(data))
+    generate([tmp_path / "dec.tflite"], tmp_path / "gen")
+    builds = [HostModel(tmp_path / "gen"), HostModel(tmp_path / "gen", defines=("TC_CONV_GENERIC_BLOCKED",))]
+    oracle = TflmModel(bytes(data))
+    for seed in range(2):
+        x = np.random.default_rng(seed).integers(-12, 13, (1, *lat_shape)).astype(np.int8)
+        ref = run_litert_ref(bytes(data), x)
+        assert ref.shape == (1, 128, 128, 3) and len(np.unique(ref)) > 16  # not a saturated image
+        np.testing.assert_array_equal(oracle.run(x), ref)
+        for hm in builds:
+            np.testing.assert_array_equal(hm.run(0, x).reshape(ref.shape), ref)

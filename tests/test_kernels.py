@@ -101,7 +101,8 @@ BANDED: tuple[Spec, ...] = (
         (L("conv", filters=12, kernel=5, activation="relu"), L("conv", filters=3, kernel=5, strides=2)),
     ),
 )
-# TRANSPOSE_CONV (Conv2DTranspose): sub-pixel phases as stride-1 convs writing strided outputs
+# TRANSPOSE_CONV (Conv2DTranspose): sub-pixel phases as stride-1 convs writing strided outputs; and the separate
+# RELU the converter emits after it when the bias is all zero
 TCONV: tuple[Spec, ...] = (
     Spec("tconv_k3_s2_relu", (8, 8, 5), (L("convt", filters=7, kernel=3, activation="relu"),)),
     Spec("tconv_k5_s2", (8, 8, 6), (L("convt", filters=3, kernel=5),)),
@@ -114,6 +115,13 @@ TCONV: tuple[Spec, ...] = (
     Spec("tconv_k3_s1", (5, 6, 4), (L("convt", filters=3, kernel=3, strides=1),)),
     Spec("tconv_k1_s2", (4, 3, 3), (L("convt", filters=5, kernel=1),)),  # phases no tap reaches: bias only
     Spec("tconv_k3x5_s2x1_relu", (5, 4, 9), (L("convt", filters=6, kernel=(3, 5), strides=(2, 1), activation="relu"),)),
+    # an all-zero bias: the converter drops it (3 inputs) and emits the ReLU as a separate RELU op
+    Spec(
+        "tconv_zero_bias_relu",
+        (6, 5, 7),
+        (L("convt", filters=5, kernel=3, activation="relu", bias_initializer="zeros"),),
+    ),
+    Spec("relu_input", (5, 5, 3), (L("act", fn="relu"),)),
     Spec(
         "tconv_decoder",  # a small convt decoder: 8x8x12 -> 64x64x3
         (8, 8, 12),
@@ -265,3 +273,50 @@ def test_quantization_corner_cases(tmp_path: Path) -> None:
             np.testing.assert_array_equal(run_tflm(data, x), ref, err_msg=f"{name}: TFLM != REF")
             np.testing.assert_array_equal(hm.run(idx, x).reshape(ref.shape), ref, err_msg=f"{name}: gen != REF")
             np.testing.assert_array_equal(blocked.run(idx, x).reshape(ref.shape), ref, err_msg=f"{name}: blocked")
+
+
+def test_tconv_zero_bias_relu_is_separate_and_in_place(host: Host) -> None:
+    """With an all-zero bias the converter drops the bias input and emits TRANSPOSE_CONV + RELU; the RELU
+    (a 256-entry table) runs in place over the transpose conv's output."""
+    from tinycodec.codegen.generate import build_units, load_sources
+    from tinycodec.codegen.planner import check_plan
+    from tinycodec.codegen.reader import read_tflite
+
+    spec = next(s for s in TCONV if s.name == "tconv_zero_bias_relu")
+    g = read_tflite(host[1][spec.name], spec.name)
+    assert [op.code for op in g.ops] == ["TRANSPOSE_CONV", "RELU"] and len(g.ops[0].inputs) == 3
+    chain = Spec("tconv_relu_conv", (6, 5, 7), (*spec.layers, L("conv", filters=3)))
+    (u,) = build_units(load_sources([model_file(chain)]))
+    check_plan(u.plan, u.steps)
+    assert [s.kernel for s in u.steps] == ["tc_transpose_conv_s8", "tc_lut_s8", "tc_conv2d_s8"]
+    assert any(p.alias_of is not None for p in u.plan.placements)
+
+
+def test_relu_follows_tflm_where_litert_rounds_differently(tmp_path: Path) -> None:
+    """RELU's multiplier is in_scale / out_scale: TFLM divides in double, TFLite's ReluPrepare in float32.
+    For these scales the two Q31 multipliers round input 83 (zero point -128) to different outputs, so
+    BUILTIN_REF and TFLM differ; the gen backend follows TFLM (the host oracle the device is checked against)."""
+    from tinycodec.codegen.ops import relu_table
+
+    si, so = 0.491228848695755, 0.4382633566856384
+
+    def fn(model) -> None:  # noqa: ANN001
+        sg = model.subgraphs[0]
+        op = sg.operators[0]
+        for t, s in ((op.inputs[0], si), (op.outputs[0], so)):
+            sg.tensors[t].quantization.scale = [s]
+            sg.tensors[t].quantization.zeroPoint = [-128]
+
+    spec = next(s for s in TCONV if s.name == "relu_input")
+    data = mutate_tflite(convert(spec), fn)
+    dbl, f32 = relu_table(si, -128, so, -128), relu_table(si, -128, so, -128, f32_ratio=True)
+    assert np.flatnonzero(dbl != f32).tolist() == [83 + 128]
+    (tmp_path / "relu.tflite").write_bytes(data)
+    generate([tmp_path / "relu.tflite"], tmp_path / "gen")
+    hm = HostModel(tmp_path / "gen")
+    x = random_input((1, *spec.input_shape), 0)
+    x.reshape(-1)[:3] = 83
+    got = hm.run(0, x).reshape(x.shape)
+    np.testing.assert_array_equal(got, run_tflm(data, x))
+    ref = run_litert_ref(data, x)
+    assert np.flatnonzero(got != ref).tolist() == np.flatnonzero(x == 83).tolist()

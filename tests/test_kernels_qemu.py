@@ -38,13 +38,15 @@ SHARED = (
     "band_k5s1_k5s2_odd",
     "band_k5s1_k3s1_odd",
     # TRANSPOSE_CONV: the phases' strided outputs on the DSP blocks (4 pixels crossing phase rows) and the MVE
-    # pairs, per-phase bias_fold, K tails (in_c 5 / 6 / 9 / 3), zero-tap phases, VALID, stride 1 x 2, a decoder
+    # pairs, per-phase bias_fold, K tails (in_c 5 / 6 / 9 / 3 / 7), zero-tap phases, VALID, stride 1 x 2, a separate
+    # RELU (table, in place), a decoder
     "tconv_k3_s2_relu",
     "tconv_k5_s2",
     "tconv_k3_s2_small_nobias",
     "tconv_k4_s2_valid_relu6",
     "tconv_k1_s2",
     "tconv_k3x5_s2x1_relu",
+    "tconv_zero_bias_relu",
     "tconv_decoder",
 )
 SPECS: tuple[Spec, ...] = tuple(s for s in HOST_SPECS if s.name in SHARED) + (

@@ -18,6 +18,7 @@ from .quant import (
     compute_out_size,
     compute_padding,
     f32,
+    multiply_by_quantized_multiplier,
     nearest_neighbor_map,
     quantize_multiplier,
 )
@@ -502,6 +503,31 @@ def _lower_leaky_relu(ctx: _Ctx) -> Step:
     )
 
 
+def relu_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int, f32_ratio: bool = False) -> np.ndarray:
+    """int8 RELU (ReluQuantized) for all 256 inputs, index = input + 128: out_zp + MultiplyByQuantizedMultiplier(
+    in - in_zp) clamped to [max(-128, out_zp), 127]. The multiplier is the double quotient in_scale / out_scale
+    as TFLM computes it (CalculateReluOpData); TFLite's ReluPrepare divides in float32 first (f32_ratio=True),
+    which can round one table entry differently (rare; the gen backend follows TFLM, the host oracle)."""
+    ratio = float(f32(in_scale) / f32(out_scale)) if f32_ratio else float(in_scale) / float(out_scale)
+    m, sh = quantize_multiplier(ratio)
+    lo = max(-128, out_zp)  # + round(0.0f / out_scale)
+    vals = [min(127, max(lo, out_zp + multiply_by_quantized_multiplier(v - in_zp, m, sh))) for v in range(-128, 128)]
+    return np.array(vals, dtype=np.int8)
+
+
+def _lower_relu(ctx: _Ctx) -> Step:
+    op = ctx.op
+    x = ctx.int8_act(op.inputs[0], "input", rank=None)
+    y = ctx.int8_act(op.outputs[0], "output", rank=None)
+    if x.shape != y.shape:
+        raise ctx.fail(f"input shape {x.shape} != output shape {y.shape}")
+    table = relu_table(x.scale, x.zero_point, y.scale, y.zero_point)
+    return Step(
+        op.index, op.code, "tc_lut_s8", "unary", "tc_lut_params_t", (("size", _i(y.numel)), ("table", "@table")),
+        (ConstArray("table", "int8_t", table),), (x.index,), y.index, 0, True,
+    )  # fmt: skip
+
+
 LOWERINGS: dict[str, Callable[[_Ctx], Step]] = {
     "CONV_2D": _lower_conv,
     "DEPTHWISE_CONV_2D": _lower_dwconv,
@@ -510,6 +536,7 @@ LOWERINGS: dict[str, Callable[[_Ctx], Step]] = {
     "CONCATENATION": _lower_concat,
     "LEAKY_RELU": _lower_leaky_relu,
     "TRANSPOSE_CONV": _lower_tconv,
+    "RELU": _lower_relu,
 }
 
 

@@ -31,6 +31,21 @@ def quantize_multiplier(m: float) -> tuple[int, int]:
     return int(q_fixed), int(shift)
 
 
+def multiply_by_quantized_multiplier(x: int, multiplier: int, shift: int) -> int:
+    """MultiplyByQuantizedMultiplier (double rounding), as tc_fixedpoint.h, on Python ints (x int32)."""
+    left, right = max(shift, 0), max(-shift, 0)
+    a = ((x << left) + (1 << 31)) % (1 << 32) - (1 << 31)  # int32 wrap of x * 2^left, as the C cast
+    if a == multiplier == -(1 << 31):
+        high = (1 << 31) - 1
+    else:
+        ab = a * multiplier
+        v = ab + ((1 << 30) if ab >= 0 else 1 - (1 << 30))
+        high = v >> 31 if v >= 0 else -((-v) >> 31)  # C division truncates toward zero
+    mask = (1 << right) - 1
+    rem, thr = high & mask, (mask >> 1) + (1 if high < 0 else 0)
+    return (high >> right) + (1 if rem > thr else 0)
+
+
 def f32(x: float) -> np.float32:
     return np.float32(x)
 

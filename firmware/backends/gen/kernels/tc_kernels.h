@@ -148,4 +148,14 @@ typedef struct {
 
 void tc_leaky_relu_s8(const tc_leaky_relu_params_t *p, const int8_t *in, int8_t *out);
 
+/* Any int8 -> int8 elementwise map as a 256-entry table: out[i] = table[in[i] + 128]. Used for RELU
+ * (ReluQuantized: out_zp + MultiplyByQuantizedMultiplier(in - in_zp), clamped; codegen evaluates it for all
+ * 256 inputs with the exact integer arithmetic). Elementwise: safe in place. */
+typedef struct {
+  int32_t size;
+  const int8_t *table; /* [256], indexed by input + 128 */
+} tc_lut_params_t;
+
+void tc_lut_s8(const tc_lut_params_t *p, const int8_t *in, int8_t *out);
+
 #endif /* TC_KERNELS_H */
