@@ -207,10 +207,10 @@ def _outputs_of(inputs: list[Path], out: Path, suffix: str) -> list[Path]:
         dsts = check_outputs((out / f"{p.stem}{suffix}", f"output of {p}") for p in inputs)
     except FileError as e:
         raise UserError(str(e)) from None
-    same = {p.resolve(): p for p in inputs}
+    same = {os.path.realpath(p): p for p in inputs}  # realpath: never raises (a symlink loop is the reader's error)
     for d in dsts:
-        if d.resolve() in same:
-            raise UserError(f"{d}: the output would replace the input {same[d.resolve()]}; choose another -o folder")
+        if os.path.realpath(d) in same:
+            raise UserError(f"{d}: the output would replace the input {same[os.path.realpath(d)]}; use another -o")
     return dsts
 
 

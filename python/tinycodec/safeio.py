@@ -171,9 +171,7 @@ def check_outputs(paths: Iterable[tuple[str | os.PathLike[str], str]]) -> list[P
     out = []
     for path, what in paths:
         p = check_output(path, what)
-        key = os.path.normcase(os.path.abspath(p))
-        with contextlib.suppress(OSError):
-            key = os.path.normcase(str(p.resolve()))
+        key = os.path.normcase(os.path.realpath(p))  # never raises, even on a symlink loop
         if key in seen:
             raise FileError(f"{p}: would be written twice ({seen[key]} and {what}); give different names")
         seen[key] = what
