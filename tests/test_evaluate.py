@@ -81,7 +81,7 @@ def test_eval_two_tiny_images(tmp_path):
     speed = r["host_speed"]["per_quality"]["2"]
     assert speed["images"] == 2 and speed["compress_s"] > 0 and speed["decompress_cpu_s"] > 0
     assert "## Host codec speed" in card and "## Targets" in card
-    assert [t["target"] for t in r["targets"]] == [27.0, 30.0, -30.0]
+    assert [t["target"] for t in r["targets"]] == [27.5, 30.5, -20.0]
 
 
 def test_eval_no_baselines(tmp_path):

@@ -114,6 +114,7 @@ class _Log:
 
     def row(self, **kw) -> None:
         self.w.writerow(kw)
+        self.fh.flush()  # readable while the run goes on (fsync only at checkpoints)
 
     def flush(self) -> None:
         self.fh.flush()
