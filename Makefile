@@ -61,6 +61,10 @@ train: setup ## train (or resume) $(PRESET) in checkpoints/$(PRESET) for HOURS o
 bench-train: setup ## how fast $(PRESET) trains here: px/s, ms per step, threads -> runs/bench-train/$(PRESET).json
 	$(TC) train --preset $(PRESET) --bench 100 --json runs/bench-train/$(PRESET).json
 
+.PHONY: bench-kernels
+bench-kernels: setup ## instructions per MAC per op and model on the emulated M4 + M55 (QEMU -icount) -> runs/bench-kernels/*.json
+	$(PY) scripts/bench_kernels.py --bundle $(MODEL) --quality $(QUALITY)
+
 export: ## export $(PRESET) to int8 TFLite + CDF tables + manifest in models/$(PRESET) (QAT_STEPS=0: PTQ)
 	$(TC) export --preset $(PRESET) --qat-steps $(QAT_STEPS)
 

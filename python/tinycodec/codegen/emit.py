@@ -105,12 +105,16 @@ def shape_hwc(shape: tuple[int, ...]) -> tuple[int, int, int]:
     return int(s[-3]), int(s[-2]), int(s[-1])
 
 
-def emit_model_c(u: ModelUnit, table: ArrayTable) -> str:
+def emit_model_c(u: ModelUnit, table: ArrayTable, profile: bool = False) -> str:
+    """`profile`: call tc_gen_profile_step(op index) after every kernel call (the kernel benchmark's
+    per-op instruction counts, scripts/bench_kernels.py); never in firmware builds."""
     g = u.graph
     out = [
         _banner(f"Model {u.name}: weights, kernel parameters and the static schedule.", (u,)),
         '#include <stdint.h>\n\n#include "tc_kernels.h"\n#include "tc_model_internal.h"\n',
     ]
+    if profile:
+        out.append("void tc_gen_profile_step(int32_t op); /* the benchmark driver's per-op tick counter */\n")
     # Constant tensors read directly as kernel inputs (e.g. a constant ADD operand).
     const_inputs = sorted({t for s in u.steps for t in s.inputs if g.tensors[t].is_const})
     for t in const_inputs:
@@ -147,7 +151,7 @@ def emit_model_c(u: ModelUnit, table: ArrayTable) -> str:
         if s.call == "unary":
             body.append(f"  {s.kernel}(&{pre}, {ref(s.inputs[0])}, {ref(s.output)});")
         elif s.call == "band":
-            body += _band_body(u, s, ref)
+            body += _band_body(u, s, ref, profile)
         elif s.call == "binary":
             body.append(f"  {s.kernel}(&{pre}, {ref(s.inputs[0])}, {ref(s.inputs[1])}, {ref(s.output)});")
         else:
@@ -156,6 +160,8 @@ def emit_model_c(u: ModelUnit, table: ArrayTable) -> str:
             body.append(f"    const int8_t *const ins[{len(s.inputs)}] = {{{ins}}};")
             body.append(f"    {s.kernel}(&{pre}, ins, {ref(s.output)});")
             body.append("  }")
+        if profile and s.call != "band":
+            body.append(f"  tc_gen_profile_step({s.op_index});")
     out.append(
         f"/* Static schedule; activation arena {u.plan.arena_bytes} bytes. */\n"
         f"void tc_gen_run_{u.ident}(const int8_t *in, int8_t *out, int8_t *arena) {{\n"
@@ -169,7 +175,7 @@ def scratch_bytes(units: tuple[ModelUnit, ...]) -> int:
     return max((s.scratch for u in units for s in leaf_steps(u.steps)), default=0)
 
 
-def _band_body(u: ModelUnit, s: Step, ref) -> list[str]:  # noqa: ANN001
+def _band_body(u: ModelUnit, s: Step, ref, profile: bool = False) -> list[str]:  # noqa: ANN001
     """A row-banded conv chain: a table of (member, first row, end row) calls of tc_conv_rows."""
     n = len(s.band)
     rings = ", ".join(f"tensor {t} as a {r}-row ring ({r * rb} B)" for t, r, rb in s.rings)
@@ -177,6 +183,7 @@ def _band_body(u: ModelUnit, s: Step, ref) -> list[str]:  # noqa: ANN001
     stages = ", ".join(f"&tc_{u.ident}_op{m.op_index}" for m in s.band)
     src = ", ".join(ref(m.inputs[0]) for m in s.band)
     dst = ", ".join(ref(m.output) for m in s.band)
+    ops = ", ".join(str(m.op_index) for m in s.band)
     return [
         f"  /* row-banded (patch-wise): ops {', '.join('#' + str(m.op_index) for m in s.band)}; {rings} */",
         "  {",
@@ -187,6 +194,7 @@ def _band_body(u: ModelUnit, s: Step, ref) -> list[str]:  # noqa: ANN001
         f"    for (int32_t i = 0; i < {len(s.schedule)}; ++i) {{",
         "      const int32_t k = sched[i][0];",
         "      tc_conv_rows(stage[k], src[k], dst[k], sched[i][1], sched[i][2]);",
+        *([f"      tc_gen_profile_step((int32_t[]){{{ops}}}[k]);"] if profile else []),
         "    }",
         "  }",
     ]

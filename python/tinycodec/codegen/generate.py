@@ -143,9 +143,9 @@ def build_units(sources: Sequence[ModelSource], fuse: bool = True, band: bool = 
 
 
 def render(
-    sources: Sequence[ModelSource], fuse: bool = True, band: bool = True
+    sources: Sequence[ModelSource], fuse: bool = True, band: bool = True, profile: bool = False
 ) -> tuple[dict[str, str], tuple[ModelUnit, ...]]:
-    """File name -> text for all generated files."""
+    """File name -> text for all generated files (`profile`: per-op tick hooks, emit_model_c)."""
     units = build_units(sources, fuse, band)
     table = dedupe_arrays(units)
     arena = max(u.plan.arena_bytes for u in units)
@@ -155,7 +155,7 @@ def render(
         "tc_model_internal.h": emit_internal_h(units, table),
     }
     for u in units:
-        files[f"tc_model_{u.ident}.c"] = emit_model_c(u, table)
+        files[f"tc_model_{u.ident}.c"] = emit_model_c(u, table, profile)
     return files, units
 
 

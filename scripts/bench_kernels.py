@@ -1,0 +1,275 @@
+"""Kernel benchmark (`make bench-kernels`): instructions per MAC of every op of a model bundle on the emulated
+Cortex-M4 (mps2-an386) and Cortex-M55 (mps3-an547), written as JSON to runs/bench-kernels/.
+
+Models: one quality (encoder + decoder) of a bundle (default: config.DEFAULT_MODEL, --quality 2), and a
+tc-v2-shaped encoder/decoder built from random weights with tests/gen_helpers.py (Keras -> int8 TFLite) while no
+tc-v2 bundle exists (--no-v2 skips it). The models go through `tinycodec codegen` with per-op profiling hooks
+(emit_model_c(profile=True): the op's kernel calls are bracketed by reads of the board's FPGAIO counter), are
+linked with the kernels and firmware/backends/gen/host/tc_kbench_main.c into a bare-metal semihosted ELF per board
+(same compiler flags as the PlatformIO envs) and run once each under `qemu-system-arm -icount shift=0`.
+
+What is counted: with -icount shift=0 QEMU's virtual time advances 1 ns per guest instruction and the 25 MHz
+FPGAIO counter ticks once per 40 instructions, so instructions = ticks x 40: an exact, deterministic
+INSTRUCTION count (+-40 per kernel call), not cycles (no pipeline, wait states or multi-beat MVE timing).
+MACs per op come from codegen (TRANSPOSE_CONV: the MACs of its sub-pixel phases = the reference's products).
+The outputs' hashes are compared between boards and with the host build of the same C (portable reference
+loop): a fast path that is not bit-exact fails the run.
+
+  python scripts/bench_kernels.py [--bundle models/tc-small] [--quality 2] [--no-v2] [--boards m4,m55]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "python"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from tinycodec.codegen.generate import ModelSource, load_sources, render  # noqa: E402
+from tinycodec.codegen.ops import leaf_steps  # noqa: E402
+
+KERNELS = ROOT / "firmware" / "backends" / "gen" / "kernels"
+PORTS = ROOT / "firmware" / "ports"
+DRIVER = ROOT / "firmware" / "backends" / "gen" / "host" / "tc_kbench_main.c"
+INSTR_PER_TICK = 40  # 1 ns per instruction (-icount shift=0), 25 MHz counter
+# board -> (QEMU machine, port dir, machine flags as firmware/platform/tinycodec_arm/builder/main.py)
+BOARDS = {
+    "m4": ("mps2-an386", "mps2_an386", ["-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"]),
+    "m55": ("mps3-an547", "mps3_an547", ["-mcpu=cortex-m55", "-mfpu=auto", "-mfloat-abi=hard"]),
+}
+
+
+def v2_sources(tile: int = 128) -> tuple[ModelSource, ...]:
+    """tc-v2's layers (config.PRESETS["tc-v2"]) with random weights: conv 5x5/2 3->56, 3x3/2 56->56 (x2),
+    3x3/2 56->72 (ReLU on all but the last); decoder TRANSPOSE_CONV 3x3/2 72->56, 56->56, 56->56 (ReLU),
+    5x5/2 56->3."""
+    from gen_helpers import L, Spec, model_file
+
+    lat = tile // 16
+    enc = Spec(
+        "v2_enc",
+        (tile, tile, 3),
+        (
+            L("conv", filters=56, kernel=5, strides=2, activation="relu"),
+            L("conv", filters=56, kernel=3, strides=2, activation="relu"),
+            L("conv", filters=56, kernel=3, strides=2, activation="relu"),
+            L("conv", filters=72, kernel=3, strides=2),
+        ),
+    )
+    dec = Spec(
+        "v2_dec",
+        (lat, lat, 72),
+        (
+            L("convt", filters=56, kernel=3, activation="relu"),
+            L("convt", filters=56, kernel=3, activation="relu"),
+            L("convt", filters=56, kernel=3, activation="relu"),
+            L("convt", filters=3, kernel=5),
+        ),
+    )
+    out = []
+    for s in (enc, dec):
+        f = model_file(s)
+        out.append(ModelSource(f"tc-v2-random/{s.name[3:]}", f.name, f.read_bytes()))
+    return tuple(out)
+
+
+def bundle_sources(bundle: Path, quality: int) -> tuple[ModelSource, ...]:
+    srcs = load_sources(bundle)
+    pick = [s for s in srcs if s.name in (f"enc_q{quality}", f"dec_q{quality}")]
+    if not pick:
+        raise SystemExit(f"{bundle}: no enc_q{quality}/dec_q{quality} models")
+    return tuple(ModelSource(f"{bundle.name}/{s.name}", s.file, s.data) for s in pick)
+
+
+def build_elf(gen: Path, board: str, max_in: int, max_out: int, defines: tuple[str, ...] = ()) -> Path:
+    machine, port, mflags = BOARDS[board]
+    elf = gen.parent / f"kbench_{board}{'_' + '_'.join(defines).lower() if defines else ''}.elf"
+    srcs = sorted(gen.glob("*.c")) + sorted(KERNELS.glob("*.c"))
+    srcs += [DRIVER, PORTS / "cmsdk" / "cortexm_startup.c", PORTS / "cmsdk" / "fpgaio_timer.c"]
+    inc = [gen, KERNELS, ROOT / "firmware" / "core", PORTS / port, PORTS / "cmsdk"]
+    cmd = [
+        "arm-none-eabi-gcc", "-mthumb", *mflags, "-O2", "-g", "-std=c11", "-Wall", "-Wextra",
+        "-ffunction-sections", "-fdata-sections", f"-DKB_IN_BYTES={max_in}", f"-DKB_OUT_BYTES={max_out}",
+        *(f"-D{d}" for d in defines), *(a for i in inc for a in ("-I", str(i))), *map(str, srcs),
+        "-nostartfiles", "--specs=nano.specs", "--specs=rdimon.specs", "-Wl,--gc-sections",
+        "-Wl,--defsym=end=__bss_end", "-T", str(PORTS / port / f"{port}.ld"), "-o", str(elf),
+    ]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise SystemExit(f"build for {board} failed:\n{res.stderr[-4000:]}")
+    return elf
+
+
+def run_elf(elf: Path, board: str) -> dict:
+    res = subprocess.run(
+        ["qemu-system-arm", "-M", BOARDS[board][0], "-icount", "shift=0", "-nographic", "-monitor", "none",
+         "-serial", "null", "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)],
+        capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    if res.returncode != 0:
+        raise SystemExit(f"{elf.name} on {board} failed ({res.returncode}):\n{res.stdout[-2000:]}{res.stderr[-2000:]}")
+    got: dict = {"models": {}, "ops": {}, "hash": {}}
+    for line in (res.stdout + "\n" + res.stderr).splitlines():  # semihosted stdout may arrive on stderr
+        f = line.split()
+        if f and f[0] == "model":
+            got["models"][int(f[1])] = int(f[2])
+        elif f and f[0] == "op":
+            got["ops"][(int(f[1]), int(f[2]))] = (int(f[3]), int(f[4]))
+        elif f and f[0] == "hash":
+            got["hash"][int(f[1])] = f[2]
+    return got
+
+
+def host_hashes(sources: tuple[ModelSource, ...], work: Path) -> dict[int, str]:
+    """The same input (the driver's LCG) through the host build of the same models (no profiling hooks): the
+    portable reference loop."""
+    from tinycodec.codegen.hostlib import HostModel
+
+    gen = work / "gen_host"
+    gen.mkdir(parents=True, exist_ok=True)
+    for name, text in render(sources)[0].items():
+        (gen / name).write_text(text)
+    hm = HostModel(gen, cache=work / "hostlib")
+    n = max(m.input_bytes for m in hm.models)
+    seed, x = 12345, np.empty(n, dtype=np.int8)
+    for i in range(n):
+        seed = (seed * 1664525 + 1013904223) & 0xFFFFFFFF
+        x[i] = np.int8(np.uint8(seed >> 24))
+    out = {}
+    for i, m in enumerate(hm.models):
+        y = hm.run(i, x[: m.input_bytes])
+        h = 0
+        for b in y.view(np.uint8).tolist():
+            h = (h * 31 + b) & 0xFFFFFFFF
+        out[i] = f"{h:08x}"
+    return out
+
+
+def op_desc(g, s) -> dict:  # noqa: ANN001
+    x, y = g.tensors[s.inputs[0]], g.tensors[s.output]
+    p = dict(s.params)
+    d = {"op_index": s.op_index, "op": s.op, "in": list(x.shape[1:]), "out": list(y.shape[1:]), "macs": s.macs}
+    if "k_h" in p:
+        d["kernel"] = [int(p["k_h"]), int(p["k_w"])]
+        d["stride"] = [int(p["stride_h"]), int(p["stride_w"])]
+    elif s.op == "TRANSPOSE_CONV":
+        w = g.tensors[g.ops[s.op_index].inputs[1]]
+        d["kernel"] = list(w.shape[1:3])
+        d["stride"] = [int(p["stride_h"]), int(p["stride_w"])]
+    return d
+
+
+def bench(sources: tuple[ModelSource, ...], boards: list[str], work: Path) -> dict:
+    files, units = render(sources, profile=True)
+    gen = work / "gen"
+    if gen.exists():
+        shutil.rmtree(gen)
+    gen.mkdir(parents=True)
+    for name, text in files.items():
+        (gen / name).write_text(text)
+    max_in = max(u.graph.tensors[u.graph.inputs[0]].numel for u in units)
+    max_out = max(u.graph.tensors[u.graph.outputs[0]].numel for u in units)
+    ref = host_hashes(sources, work)
+    runs = {b: run_elf(build_elf(gen, b, max_in, max_out), b) for b in boards}
+    models = []
+    for u in units:
+        steps = leaf_steps(u.steps)
+        macs = sum(s.macs for s in steps)
+        entry: dict = {"name": u.name, "macs": macs, "input": list(u.graph.tensors[u.graph.inputs[0]].shape[1:])}
+        entry["ops"] = [op_desc(u.graph, s) for s in steps]
+        for b, r in runs.items():
+            if r["hash"].get(u.index) != ref[u.index]:
+                raise SystemExit(f"{u.name} on {b}: output hash {r['hash'].get(u.index)} != host {ref[u.index]}")
+            instr = r["models"][u.index] * INSTR_PER_TICK
+            entry[b] = {"instructions": instr, "instr_per_mac": round(instr / macs, 4) if macs else None}
+            for d in entry["ops"]:
+                t, calls = r["ops"].get((u.index, d["op_index"]), (0, 0))
+                d[b] = {
+                    "instructions": t * INSTR_PER_TICK,
+                    "calls": calls,
+                    "instr_per_mac": round(t * INSTR_PER_TICK / d["macs"], 4) if d["macs"] else None,
+                }
+        models.append(entry)
+    return {"models": models, "bit_exact_vs_host": True}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tinycodec import config
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bundle", type=Path, default=config.DEFAULT_MODEL)
+    ap.add_argument("--quality", type=int, default=2)
+    ap.add_argument("--no-v2", action="store_true", help="skip the tc-v2-shaped random-weight models")
+    ap.add_argument("--v2-tile", type=int, default=128)
+    ap.add_argument("--boards", default="m4,m55")
+    ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-kernels")
+    ap.add_argument("--tag", default="", help="suffix of the JSON file name")
+    args = ap.parse_args(argv)
+    boards = [b for b in args.boards.split(",") if b]
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} not installed")
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--", "firmware/backends/gen/kernels"],
+        capture_output=True,
+        text=True,
+    )
+    result = {
+        "format": "tinycodec-bench-kernels",
+        "version": 1,
+        "time": dt.datetime.now().isoformat(timespec="seconds"),
+        "commit": commit.stdout.strip(),
+        "kernels_modified": bool(dirty.stdout.strip()),
+        "measure": "guest instructions under qemu-system-arm -icount shift=0 (FPGAIO 25 MHz ticks x 40), "
+        "not cycles; +-40 per kernel call",
+        "boards": {b: BOARDS[b][0] for b in boards},
+        "sets": {},
+    }
+    sets = {f"{args.bundle.name}-q{args.quality}": bundle_sources(args.bundle, args.quality)}
+    if not args.no_v2:
+        sets[f"tc-v2-random-{args.v2_tile}"] = v2_sources(args.v2_tile)
+    with tempfile.TemporaryDirectory(prefix="kbench-", dir=ROOT / "build" if (ROOT / "build").is_dir() else None) as td:
+        for name, srcs in sets.items():
+            result["sets"][name] = bench(srcs, boards, Path(td) / re.sub(r"\W", "_", name))
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = args.out / f"{stamp}{'-' + args.tag if args.tag else ''}.json"
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    (args.out / "latest.json").write_text(json.dumps(result, indent=1) + "\n")
+    print_table(result)
+    print(f"-> {path}")
+    return 0
+
+
+def print_table(result: dict) -> None:
+    boards = list(result["boards"])
+    print("instructions per MAC (QEMU -icount instruction counts, not cycles)")
+    for s in result["sets"].values():
+        for m in s["models"]:
+            print(f"{m['name']}: {m['macs']:,} MACs  " + "  ".join(f"{b} {m[b]['instr_per_mac']:.3f}" for b in boards))
+            for d in m["ops"]:
+                k = "x".join(map(str, d.get("kernel", []))) or "-"
+                st = "/".join(map(str, d.get("stride", []))) or "-"
+                per = "  ".join(
+                    f"{b} {d[b]['instr_per_mac']:.3f}" if d[b]["instr_per_mac"] is not None else f"{b} -"
+                    for b in boards
+                )
+                print(f"  #{d['op_index']} {d['op']:<15} k{k} s{st} {d['in']}->{d['out']} {d['macs']:,} MACs  {per}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    sys.exit(main())
