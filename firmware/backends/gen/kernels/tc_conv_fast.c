@@ -250,29 +250,58 @@ static inline uint32_t rd32(const void *ptr) {
   return v;
 }
 
-/* n values from src (+ offset) at K positions j.. of the pixel whose slots start at d. */
+#if defined(TC_CONV_DSP)
+/* a + (sign-extended bytes 1 and 3 of b): SXTAB16 with the rotate folded in (GCC emits a separate ROR) */
+static inline int32_t sxtab16_ror8(int32_t a, uint32_t b) {
+  int32_t r;
+  __asm("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+}
+
+/* groups x 4 int8 values -> (x0,x2),(x1,x3) int16 pairs with the offset added, one pixel's slots
+ * (GSTRIDE apart). Out of line: inlined into im2col, GCC spills its loop variables. */
+__attribute__((noinline)) static void cvt_groups(int32_t *q, const int8_t *src, int32_t groups,
+                                                 int32_t off2) {
+  for (; groups >= 2; groups -= 2, src += 8, q += GSTRIDE) {
+    const uint32_t w0 = rd32(src), w1 = rd32(src + 4);
+    q[0] = __sxtab16(off2, (int32_t)w0);
+    q[1] = sxtab16_ror8(off2, w0);
+    q[GSTRIDE / 2] = __sxtab16(off2, (int32_t)w1);
+    q[GSTRIDE / 2 + 1] = sxtab16_ror8(off2, w1);
+  }
+  if (groups) {
+    const uint32_t w0 = rd32(src);
+    q[0] = __sxtab16(off2, (int32_t)w0);
+    q[1] = sxtab16_ror8(off2, w0);
+  }
+}
+#endif
+
+/* n values from src (+ offset) at K positions j.. of the pixel whose slots start at d: scalar up to the
+ * next group of 4, whole groups 4 at a time (also when a run starts mid-group, e.g. in_c = 3), then the
+ * scalar tail. */
 static inline void copy_run(int16_t *d, int32_t j, const int8_t *src, int32_t n, int32_t off) {
   int32_t i = 0;
-  if ((j & 3) == 0) {
-#if defined(TC_CONV_DSP)
-    const int32_t off2 = (int32_t)(((uint32_t)off & 0xffffu) | ((uint32_t)off << 16));
-    int32_t *q = (int32_t *)(void *)(d + (j >> 2) * GSTRIDE);
-    for (; i + 4 <= n; i += 4, q += GSTRIDE / 2) {
-      const uint32_t w = rd32(src + i);
-      q[0] = __sxtab16(off2, (int32_t)w);                      /* x0, x2 */
-      q[1] = __sxtab16(off2, (int32_t)((w >> 8) | (w << 24))); /* x1, x3 */
-    }
-    j += i;
-#else
-    for (; i + 4 <= n; i += 4, j += 4) {
-      int16_t *q = d + (j >> 2) * GSTRIDE;
-      q[0] = (int16_t)(src[i] + off);
-      q[1] = (int16_t)(src[i + 2] + off);
-      q[2] = (int16_t)(src[i + 1] + off);
-      q[3] = (int16_t)(src[i + 3] + off);
-    }
-#endif
+  for (; i < n && (j & 3) != 0; ++i, ++j) {
+    d[slot(j)] = (int16_t)(src[i] + off);
   }
+#if defined(TC_CONV_DSP)
+  const int32_t off2 = (int32_t)(((uint32_t)off & 0xffffu) | ((uint32_t)off << 16));
+  const int32_t groups = (n - i) >> 2;
+  if (groups > 0) {
+    cvt_groups((int32_t *)(void *)(d + (j >> 2) * GSTRIDE), src + i, groups, off2);
+    i += 4 * groups;
+    j += 4 * groups;
+  }
+#else
+  for (; i + 4 <= n; i += 4, j += 4) {
+    int16_t *q = d + (j >> 2) * GSTRIDE;
+    q[0] = (int16_t)(src[i] + off);
+    q[1] = (int16_t)(src[i + 2] + off);
+    q[2] = (int16_t)(src[i + 1] + off);
+    q[3] = (int16_t)(src[i + 3] + off);
+  }
+#endif
   for (; i < n; ++i, ++j) {
     d[slot(j)] = (int16_t)(src[i] + off);
   }
