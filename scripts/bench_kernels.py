@@ -216,7 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--boards", default="m4,m55")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-kernels")
     ap.add_argument("--tag", default="", help="suffix of the JSON file name")
+    ap.add_argument(
+        "--markdown", nargs="+", type=Path, metavar="JSON", help="print docs tables from [BEFORE.json] AFTER.json"
+    )
     args = ap.parse_args(argv)
+    if args.markdown:
+        print(markdown(*[json.loads(p.read_text()) for p in args.markdown]))
+        return 0
     boards = [b for b in args.boards.split(",") if b]
     for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
         if shutil.which(tool) is None:
@@ -252,6 +258,39 @@ def main(argv: list[str] | None = None) -> int:
     print_table(result)
     print(f"-> {path}")
     return 0
+
+
+def markdown(*results: dict) -> str:
+    """docs/performance.md tables: instr/MAC per op and model, per board; with two results: before -> after."""
+    after, before = results[-1], results[0] if len(results) > 1 else None
+    boards = list(after["boards"])
+
+    def cell(b: str, new: dict, old: dict | None) -> str:
+        v = new[b]["instr_per_mac"]
+        if old is None or b not in old or f"{old[b]['instr_per_mac']:.3f}" == f"{v:.3f}":
+            return f"{v:.3f}"
+        return f"{old[b]['instr_per_mac']:.3f} -> **{v:.3f}**"
+
+    head = " | ".join(f"{b.upper()} instr/MAC" for b in boards)
+    lines = []
+    for sname, s in after["sets"].items():
+        old_models = {m["name"]: m for m in before["sets"].get(sname, {}).get("models", [])} if before else {}
+        lines += [f"**{sname}**", "", f"| op | shape | MACs | {head} |", "|---|---|---|" + "---|" * len(boards)]
+        for m in s["models"]:
+            om = old_models.get(m["name"])
+            oops = {d["op_index"]: d for d in om["ops"]} if om else {}
+            for d in m["ops"]:
+                k = "x".join(map(str, d.get("kernel", [])))
+                st = "x".join(map(str, d.get("stride", [])))
+                shape = f"{'x'.join(map(str, d['in']))} -> {'x'.join(map(str, d['out']))}"
+                cells = " | ".join(cell(b, d, oops.get(d["op_index"])) for b in boards)
+                lines.append(f"| #{d['op_index']} {d['op']} {k} s{st} | {shape} | {d['macs']:,} | {cells} |")
+            cells = " | ".join(cell(b, m, om) for b in boards)
+            lines.append(f"| **{m['name']}** (whole model) | | {m['macs']:,} | {cells} |")
+        lines.append("")
+    src = f"{before['commit']} -> {after['commit']}" if before else after["commit"]
+    lines.append(f"(`scripts/bench_kernels.py --markdown`, commits {src}; {after['measure']})")
+    return "\n".join(lines)
 
 
 def print_table(result: dict) -> None:
