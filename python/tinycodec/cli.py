@@ -66,8 +66,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         res = bench_train(PRESETS[args.preset], tcfg, steps=args.bench)
         text = json.dumps(res, indent=1)
         if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(text + "\n")
+            from .safeio import atomic_write
+
+            atomic_write(args.json, text + "\n")
         print(text)
         return 0
     from .train import train
@@ -189,13 +190,12 @@ def _add_export(sub) -> None:
 
 
 def _output_dir(path: Path) -> Path:
+    from .safeio import FileError, output_dir
+
     try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"{path}: cannot create output directory ({e.strerror})") from None
-    if not os.access(path, os.W_OK):
-        raise UserError(f"{path}: output directory is not writable")
-    return path
+        return output_dir(path)
+    except FileError as e:
+        raise UserError(str(e)) from None
 
 
 def _outputs_of(inputs: list[Path], out: Path, suffix: str) -> list[Path]:
@@ -293,182 +293,15 @@ def _add_codegen(sub) -> None:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    import contextlib
+    from dataclasses import fields
 
-    args.model_given = args.model is not None
-    if args.model is None:
-        args.model = DEFAULT_MODEL
-    import time
+    from .bench.records import BenchError
+    from .bench.run import Options, main
 
-    from tqdm import tqdm
-
-    from .bundle import Bundle
-    from .host.session import BenchError, Config, Session, load_bundle
-    from .host.transport import Device
-
-    if args.boot:  # refuse a file that cannot be firmware before anything starts (QEMU would spin on it)
-        from .host.qemu import check_elf
-
-        check_elf(args.boot)
-    if args.resume:
-        out = args.resume
-        if not (out / "config.json").is_file():
-            raise UserError(f"{out}: not a bench session folder (no config.json)")
-        try:
-            config = Config.load(out / "config.json")
-            config.check_images()
-        except BenchError as e:
-            raise UserError(str(e)) from None
-        if args.model_given:
-            config.model = str(args.model.resolve())
-    else:
-        from .evaluate import find_images
-
-        try:
-            ds = find_images(args.images, args.limit)
-        except Exception as e:  # DataError: missing folder, bad checksum
-            raise UserError(str(e)) from None
-        out = args.out or REPO_ROOT / "runs" / "bench" / time.strftime("%Y%m%d-%H%M%S")
-        if (out / "tiles.jsonl").exists():
-            raise UserError(f"{out} already holds a bench session: --resume {out} to continue it, or another --out")
-        config = Config(
-            images=[str(p) for p in ds.images],
-            qualities=list(dict.fromkeys(args.quality or [2])),
-            model=str(args.model.resolve()),
-            warmup=args.warmup,
-            repeat=args.repeat,
-            timing_tiles=args.timing_tiles,
-            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        )
-    if not config.model_hash:  # new session, or one started before sessions recorded it
-        config.model_hash = Bundle.load(Path(config.model)).manifest["model_hash"]
     try:
-        bundle = load_bundle(config)
+        return main(Options(**{f.name: getattr(args, f.name) for f in fields(Options)}))
     except BenchError as e:
         raise UserError(str(e)) from None
-    if args.resume:  # keep the checked model (path, hash) for this and later resumes / report rebuilds
-        config.save(out / "config.json")
-    with contextlib.ExitStack() as stack:
-        _bench_console_log(stack)  # warnings and board failures on the console as they happen
-        if args.resume and not (args.port or args.boot):  # no device: rebuild results.json / report from records
-            if not (out / "tiles.jsonl").is_file():
-                raise UserError(f"{out}: no tiles yet; give --port URL or --boot ELF to run them")
-            _bench_file_log(stack, out, args)
-            return _bench_finish(args, out, None)
-        try:
-            from .safeio import FileError, check_dir_writable
-
-            check_dir_writable(out, "bench session")
-        except FileError as e:
-            raise UserError(str(e)) from None
-        urls = list(args.port or [])
-        qemus = []
-        if args.boot:
-            from .host.qemu import QemuBoard
-
-            for _ in range(args.boards):
-                board = stack.enter_context(QemuBoard(args.boot, board=args.board))
-                qemus.append(board)
-                urls.append(board.url)
-                print(f"booted {args.boot} on {board.machine}, serial {board.url}", file=sys.stderr)
-        if not urls:
-            raise UserError("give --port URL (e.g. socket://127.0.0.1:4321 or /dev/ttyACM0) or --boot ELF")
-        within = args.connect_timeout if args.connect_timeout is not None else (20.0 if args.boot else 5.0)
-        devices = []
-        for i, url in enumerate(urls):
-            try:
-                dev = stack.enter_context(
-                    Device(url, timeout=args.timeout, retries=args.retries, adaptive_timeout=True)
-                )
-            except Exception as e:  # pyserial raises SerialException/ValueError for a bad port
-                raise UserError(f"cannot open serial port {url}: {e}") from None
-            try:
-                dev.connect(within)  # bounded: says within `within` s what it saw and what to check
-            except Exception as e:  # DeviceTimeout, a closed socket, a device ERROR
-                qemu = qemus[i - len(args.port or [])] if i >= len(args.port or []) else None
-                died = qemu.exit_note(wait=1.0) if qemu is not None else None
-                raise UserError(f"{url}: the device does not answer: {died or e}") from None
-            devices.append((url, dev))
-        out = _output_dir(out)
-        if not args.resume:
-            config.save(out / "config.json")
-        _bench_file_log(stack, out, args)
-        sess = Session(out, config, bundle)
-        try:
-            stats = sess.run(
-                devices,
-                progress=lambda total, initial: tqdm(
-                    total=total, initial=initial, desc="bench", unit="tile", file=sys.stderr, smoothing=0.1
-                ),
-            )
-        except BenchError as e:
-            _report_dead_qemus(qemus, len(args.port or []))
-            raise UserError(str(e)) from None
-        except KeyboardInterrupt:
-            print(f"interrupted: continue with  tinycodec bench --resume {out} --port ...", file=sys.stderr)
-            raise
-        _report_dead_qemus(qemus, len(args.port or []))
-    return _bench_finish(args, out, stats)
-
-
-def _report_dead_qemus(qemus: list, first: int) -> None:
-    """A QEMU that died mid-run, with its exit code and last words: on the console and in bench.log."""
-    import logging
-
-    for i, q in enumerate(qemus):
-        note = q.exit_note(wait=0.3)
-        if note:
-            logging.getLogger("tinycodec.bench").error("b%d (%s): %s", first + i, q.url, note)
-
-
-def _bench_console_log(stack) -> None:
-    """WARNING and above of the tinycodec loggers on stderr (through tqdm, so the progress bar stays intact)."""
-    import logging
-
-    from tqdm import tqdm
-
-    class Console(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            tqdm.write(f"tinycodec: {record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
-
-    handler = Console(logging.WARNING)
-    logger = logging.getLogger("tinycodec")
-    logger.addHandler(handler)
-    stack.callback(logger.removeHandler, handler)
-
-
-def _bench_file_log(stack, out: Path, args: argparse.Namespace) -> None:
-    """Everything (the bench's events, the transport's re-sends) into <session>/bench.log."""
-    import logging
-
-    try:
-        handler = logging.FileHandler(out / "bench.log")
-    except OSError as e:
-        from .safeio import os_error_line
-
-        raise UserError(os_error_line(e, out / "bench.log", "cannot write")) from None
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(message)s"))
-    logger = logging.getLogger("tinycodec")
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(handler)
-    stack.callback(handler.close)
-    stack.callback(logger.removeHandler, handler)
-    logger.info("tinycodec bench %s: %s", "resume" if args.resume else "start", " ".join(sys.argv[1:]))
-
-
-def _bench_finish(args: argparse.Namespace, out: Path, stats: dict | None) -> int:
-    from .host.session import BenchError, finalize, format_summary
-
-    try:
-        result = finalize(out, stats, baselines=not args.no_baselines, report=not args.no_report)
-    except BenchError as e:
-        raise UserError(str(e)) from None
-    print(format_summary(result))
-    print(f"wrote {out}/results.json, results.csv, bench.log" + ("" if args.no_report else ", report.html"))
-    if not result["complete"]:
-        print(f"incomplete ({result['tiles']}/{result['tiles_expected']} tiles): tinycodec bench --resume {out} ...")
-        return 3
-    return 0 if result["mismatches"] == 0 else 1
 
 
 def _add_bench(sub) -> None:
@@ -492,6 +325,13 @@ def _add_bench(sub) -> None:
     p.add_argument("-q", "--quality", type=int, nargs="+", metavar="Q", help="quality level(s) (default: 2)")
     p.add_argument("--images", type=Path, default=DEFAULT_DATA / "kodak", help="image folder (default: Kodak)")
     p.add_argument("--limit", type=int, help="only the first N images")
+    p.add_argument(
+        "--tiles",
+        type=int,
+        default=0,
+        metavar="N",
+        help="a quick sample: only N tiles per image (evenly spaced; per-tile figures, no .tcz): default all",
+    )
     p.add_argument("--out", type=Path, help="session folder (default: runs/bench/<timestamp>)")
     p.add_argument(
         "--resume",

@@ -20,6 +20,7 @@ from .data import load_folder
 from .entropy_tables import tables_from_cdf
 from .model import build_decoder, build_encoder, macs_per_pixel
 from .oracle import TflmModel, tflm_arena_bytes
+from .safeio import atomic_write
 from .tfenv import tf, tf_keras
 from .tflite_fb import load_model, op_names, rescale_bias, set_tensor_quant, tensor_quant
 
@@ -190,7 +191,7 @@ def export_bundle(
         pin_decoder(dec_b)
         for role, m, b in (("encoder", enc, enc_b), ("decoder", dec, dec_b)):
             name = f"{role[:3]}_q{q}"
-            (out_dir / f"{name}.tflite").write_bytes(bytes(b))
+            atomic_write(out_dir / f"{name}.tflite", bytes(b))
             models.append(_describe(bytes(b), name, role, q, m.count_params(), macs_per_pixel(m, ecfg.tile) / 1e3))
         tables = tables_from_cdf(
             lambda lo, hi, lv=level: codec.density.cdf_numpy(lv, lo, hi),
@@ -219,5 +220,5 @@ def export_bundle(
         "model_hash": h.hexdigest(),
         "entropy": entropy,
     }
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    atomic_write(out_dir / "manifest.json", json.dumps(manifest, indent=1) + "\n")  # last: names the files' hashes
     return manifest

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from .config import ModelConfig, TrainConfig
 from .data import load_folder
 from .model import Codec, build_decoder, build_encoder, macs_per_pixel, rd_terms
+from .safeio import atomic_write
 from .tfenv import tf, tf_keras
 
 
@@ -224,14 +225,15 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, resume: bool = False, log=print,
     cfg_file = run / "config.json"
     if resume and cfg_file.exists():
         mcfg = ModelConfig.from_json(json.loads(cfg_file.read_text())["model"])
-    cfg_file.write_text(
+    atomic_write(
+        cfg_file,
         json.dumps(
             {
                 "model": asdict(mcfg),
                 "train": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(tcfg).items()},
             },
             indent=2,
-        )
+        ),
     )
 
     train_imgs = np.stack(load_folder(tcfg.data_dir / "train", tcfg.train_limit))
