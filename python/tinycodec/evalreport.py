@@ -140,6 +140,7 @@ def render_card(report: dict, plot_name: str, history: str | None = None) -> str
         "",
         *_targets_section(report.get("targets"), bool(history)),
         *_speed_section(report.get("host_speed"), report["dataset"]["n_images"]),
+        *_seam_section(report.get("seams")),
         *_seed_section(report.get("seed_unet")),
         *([history.strip(), ""] if history else []),
         "## Method",
@@ -176,6 +177,21 @@ def _targets_section(rows: list[dict] | None, has_history: bool) -> list[str]:
     if has_history:
         lines += ["", "What was tried and what is next: see the training history below."]
     return lines + [""]
+
+
+def _seam_section(seams: dict | None) -> list[str]:
+    if not seams or not seams["per_quality"]:
+        return []
+    lines = [
+        f"## Tile seams ({seams['tile']}x{seams['tile']} independent tiles)",
+        "",
+        "| quality | PSNR near tile edges (dB) | PSNR inside tiles (dB) | difference (dB) | edge pixels |",
+        "|---|---|---|---|---|",
+    ]
+    for q, s in seams["per_quality"].items():
+        frac = "n/a" if s["edge_fraction"] is None else f"{100 * s['edge_fraction']:.1f} %"
+        lines.append(f"| q{q} | {_f(s['edge_psnr'])} | {_f(s['inner_psnr'])} | {_f(s['delta_db'])} | {frac} |")
+    return lines + ["", f"Method: {seams['method']}.", ""]
 
 
 def _speed_section(speed: dict | None, n_images: int) -> list[str]:

@@ -22,13 +22,12 @@ from . import __version__, baselines, rd
 from .bundle import Bundle
 from .data import DataError, verify_folder
 from .imageio import read_rgb
-from .metrics import bpp, psnr, ssim
+from .metrics import PSNR_CAP, bpp, psnr, ssim
 from .safeio import atomic_write
 
 SCHEMA = "tinycodec-eval"
 SCHEMA_VERSION = 1
 IMAGE_SUFFIXES = (".png", ".ppm", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp")
-PSNR_CAP = 100.0  # identical images have infinite PSNR; JSON cannot hold it
 BPP_TARGETS = (0.25, 0.5)
 ANCHORS = ("jpeg", "webp")
 PSNR_TARGETS = {"0.25": 27.5, "0.5": 30.5}  # issue 10 (codec v2): dB on Kodak at these bpp
@@ -149,6 +148,50 @@ class CodecTimer:
         }
 
 
+class SeamMeter:
+    """Tile seams of tinycodec's reconstructions per quality: PSNR within 4 px of internal tile edges vs >= 8 px
+    inside (metrics.seam_psnr), pooled over the images' squared errors."""
+
+    BAND, INNER = 4, 8
+
+    def __init__(self, tile: int) -> None:
+        self.tile = tile
+        self.sums: dict[int, list[float]] = {}  # quality -> [edge SE, edge px, inner SE, inner px, all px]
+
+    def add(self, quality: int, img: np.ndarray, out: np.ndarray) -> None:
+        from .metrics import seam_masks
+
+        edge, inner = seam_masks(img.shape[0], img.shape[1], self.tile, self.BAND, self.INNER)
+        err = np.sum((img.astype(np.float64) - out.astype(np.float64)) ** 2, axis=2) / 3
+        s = self.sums.setdefault(quality, [0.0, 0, 0.0, 0, 0])
+        s[0] += float(err[edge].sum())
+        s[1] += int(edge.sum())
+        s[2] += float(err[inner].sum())
+        s[3] += int(inner.sum())
+        s[4] += edge.size
+
+    def report(self) -> dict:
+        def db(se, n):
+            return None if n == 0 else round(float(10 * np.log10(255.0**2 / max(se / n, 1e-12))), 3)
+
+        per = {}
+        for q, (ese, en, ise, inn, n) in sorted(self.sums.items()):
+            e, i = db(ese, en), db(ise, inn)
+            per[str(q)] = {
+                "edge_psnr": e,
+                "inner_psnr": i,
+                "delta_db": None if e is None or i is None else round(e - i, 3),
+                "edge_fraction": round(en / n, 4) if n else None,
+            }
+        return {
+            "tile": self.tile,
+            "per_quality": per,
+            "method": f"pixels within {self.BAND} px of an internal tile edge vs pixels at least {self.INNER} px "
+            "from every internal edge (image borders are not seams); PSNR of the pooled squared error over all "
+            "images; edge_fraction = edge pixels / all pixels",
+        }
+
+
 def sweep(
     dataset: Dataset,
     bundle: Bundle,
@@ -156,6 +199,7 @@ def sweep(
     sweeps: dict[str, tuple[baselines.Setting, ...]],
     progress: Callable[[Iterable, int], Iterable] | None = None,
     timer: CodecTimer | None = None,
+    seams: SeamMeter | None = None,
 ) -> dict[str, list[PointResult]]:
     """Run every image through tinycodec at each quality and every baseline setting (timing tinycodec's stages)."""
     from .codec import HostCodec
@@ -170,6 +214,8 @@ def sweep(
                 data = codec.compress(img, q)
             with timer.stage(q, "decompress"):
                 out = codec.decompress(data)
+            if seams is not None:
+                seams.add(q, img, out)
             return len(data), out
 
         jobs.append(("tinycodec", f"q{q}", float(q), run_tc))
@@ -261,7 +307,8 @@ def run_eval(
     if sweeps is None:
         sweeps, notes = baselines.default_sweeps()
     timer = CodecTimer()
-    results = sweep(dataset, bundle, qs, sweeps, progress, timer)
+    seams = SeamMeter(bundle.tile)
+    results = sweep(dataset, bundle, qs, sweeps, progress, timer, seams)
     matched, at_bpp, bd_rates = compare(results)
     seed = None
     if seed_unet is not None and (Path(seed_unet) / "seed_unet.json").is_file():
@@ -298,6 +345,7 @@ def run_eval(
         "bd_rate": bd_rates,
         "seed_unet": seed,
         "host_speed": timer.report(),
+        "seams": seams.report(),
         "targets": targets(at_bpp, bd_rates),
         "notes": notes,
         "seconds": round(time.monotonic() - t0, 1),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+PSNR_CAP = 100.0  # identical images have infinite PSNR; JSON cannot hold it (reports cap it here)
+
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
@@ -30,11 +32,17 @@ def _edge_distance(n: int, tile: int) -> np.ndarray:
     return np.minimum(up, down)
 
 
+def seam_masks(h: int, w: int, tile: int, band: int = 4, inner: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """(edge, inner) boolean masks of an h x w image cut into tiles: pixels within `band` px of an internal tile
+    edge, and pixels at least `inner` px from every internal edge (image borders are not seams)."""
+    d = np.minimum(_edge_distance(h, tile)[:, None], _edge_distance(w, tile)[None, :])
+    return d < band, d >= inner
+
+
 def seam_psnr(a: np.ndarray, b: np.ndarray, tile: int, band: int = 4, inner: int = 8) -> dict:
     """Tile seams: PSNR of the pixels within `band` px of an internal tile edge vs those at least `inner` px
-    from every internal edge (image borders are not seams). delta_db < 0: the edges are worse."""
-    dy, dx = _edge_distance(a.shape[0], tile), _edge_distance(a.shape[1], tile)
-    d = np.minimum(dy[:, None], dx[None, :])
+    from every internal edge. delta_db < 0: the edges are worse."""
+    edge_m, inner_m = seam_masks(a.shape[0], a.shape[1], tile, band, inner)
     err = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2, axis=2)
 
     def p(mask):
@@ -43,10 +51,10 @@ def seam_psnr(a: np.ndarray, b: np.ndarray, tile: int, band: int = 4, inner: int
         mse = float(err[mask].mean())
         return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
-    edge, mid = p(d < band), p(d >= inner)
+    edge, mid = p(edge_m), p(inner_m)
     return {
         "edge_psnr": edge,
         "inner_psnr": mid,
-        "edge_fraction": float((d < band).mean()),
+        "edge_fraction": float(edge_m.mean()),
         "delta_db": None if edge is None or mid is None else edge - mid,
     }
