@@ -118,9 +118,9 @@ static inline void fill_run(int8_t *dst, int8_t v, int32_t n) {
 }
 
 /* One output pixel's receptive field, [k_h][k_w][in_c] int8, padding = input zero point, then zeros
- * up to k16. */
+ * up to kpad. */
 static void im2col_s8(const tc_conv_params_t *p, const int8_t *in, int32_t oy, int32_t ox, int8_t *dst,
-                      int32_t k16) {
+                      int32_t kpad) {
   const int32_t in_c = p->in_c, k_w = p->k_w;
   const int8_t zp = (int8_t)(-p->in_offset);
   const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
@@ -146,84 +146,132 @@ static void im2col_s8(const tc_conv_params_t *p, const int8_t *in, int32_t oy, i
       }
     }
   }
-  fill_run(dst + p->k_h * run, 0, k16 - p->k_h * run);
+  fill_run(dst + p->k_h * run, 0, kpad - p->k_h * run);
+}
+
+/* 2 pixels x 3 output channels over K int8 values: the 6 int32 sums acc[0..2] (pixel 0) and
+ * acc[TC_MVE_G..TC_MVE_G + 2] (pixel 1) += x0 . w0/w1/w2 and x1 . w0/w1/w2. A tail-predicated low-overhead
+ * loop (DLSTP/LETP: the last trip's lanes past K are neither loaded nor summed) of 16 K per trip: 2 input +
+ * 3 weight VLDRB + 6 VMLADAVA + LETP = 12 instructions per 96 MACs. Hand-written: 6 accumulators (VMLADAVA
+ * needs even registers) + 5 post-incremented pointers + LR are all the core registers, and GCC 12 neither
+ * allocates them so nor emits tail-predicated loops. */
+#define TC_MVE_G 24 /* output channels per requantization group (a multiple of 3) */
+typedef struct {
+  const int8_t *x0, *x1, *w0, *w1, *w2;
+  int32_t k;
+  int32_t *acc;
+} dot_args_t;
+
+__attribute__((naked, noinline)) static void dot2x3(__attribute__((unused)) const dot_args_t *a) {
+  __asm volatile(
+      "push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"
+      "ldm r0, {r1, r3, r5, r7, r9, r11, r12}\n\t"
+      "ldm r12, {r0, r2, r4}\n\t"
+      "add lr, r12, #96\n\t" /* 4 * TC_MVE_G */
+      "ldm lr, {r6, r8, r10}\n\t"
+      "dlstp.8 lr, r11\n\t"
+      "1:\n\t"
+      "vldrb.8 q0, [r1], #16\n\t"
+      "vldrb.8 q1, [r3], #16\n\t"
+      "vldrb.8 q2, [r5], #16\n\t"
+      "vmladava.s8 r0, q0, q2\n\t"
+      "vmladava.s8 r6, q1, q2\n\t"
+      "vldrb.8 q3, [r7], #16\n\t"
+      "vmladava.s8 r2, q0, q3\n\t"
+      "vmladava.s8 r8, q1, q3\n\t"
+      "vldrb.8 q2, [r9], #16\n\t"
+      "vmladava.s8 r4, q0, q2\n\t"
+      "vmladava.s8 r10, q1, q2\n\t"
+      "letp lr, 1b\n\t"
+      "stm r12, {r0, r2, r4}\n\t"
+      "add r12, r12, #96\n\t"
+      "stm r12, {r6, r8, r10}\n\t"
+      "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");
+}
+
+/* MultiplyByQuantizedMultiplier + offset + clamp on 4 lanes, equal to tc_mul_by_quantized_multiplier:
+ * VQRDMULH is SaturatingRoundingDoublingHighMul (floor((ab + 2^30) / 2^31), INT32_MIN^2 saturating), and
+ * RoundingDivideByPOT (round half away from zero) = VRSHL (round half up) of x - 1 for negative x when
+ * the shift is not 0 (fixup = sign of x & -shift, saturating add: INT32_MIN stays exact), as CMSIS-NN's
+ * arm_requantize_mve_32x4. lsh = max(shift, 0), nrs = min(shift, 0) (= -right shift). */
+static inline int32x4_t rq4(int32x4_t acc, int32x4_t mult, int32x4_t lsh, int32x4_t nrs, int32_t off,
+                            int32_t lo, int32_t hi) {
+  int32x4_t h = vqrdmulhq_s32(vshlq_s32(acc, lsh), mult);
+  const int32x4_t fix = vshrq_n_s32(vandq_s32(h, nrs), 31);
+  h = vrshlq_s32(vqaddq_s32(h, fix), nrs);
+  h = vaddq_n_s32(h, off);
+  return vminq_s32(vmaxq_s32(h, vdupq_n_s32(lo)), vdupq_n_s32(hi));
+}
+
+/* Output channels [oc, oc + n) of one pixel pair (o1 = NULL: one pixel) from the sums in acc[0..n) and
+ * acc[TC_MVE_G..TC_MVE_G + n), 4 at a time (the last ones predicated). */
+static void requant_group(const tc_conv_params_t *p, int32_t oc, int32_t n, const int32_t *acc, int8_t *o0,
+                          int8_t *o1) {
+  const int32_t off = p->out_offset, lo = p->act_min, hi = p->act_max;
+  const int32x4_t zero = vdupq_n_s32(0);
+  for (int32_t c = 0; c < n; c += 4) {
+    const mve_pred16_t pr = vctp32q((uint32_t)(n - c));
+    const int32x4_t mult = vldrwq_z_s32(p->out_mult + oc + c, pr);
+    const int32x4_t shift = vldrwq_z_s32(p->out_shift + oc + c, pr);
+    const int32x4_t lsh = vmaxq_s32(shift, zero), nrs = vminq_s32(shift, zero);
+    vstrbq_p_s32(o0 + oc + c, rq4(vldrwq_s32(acc + c), mult, lsh, nrs, off, lo, hi), pr);
+    if (o1 != 0) {
+      vstrbq_p_s32(o1 + oc + c, rq4(vldrwq_s32(acc + TC_MVE_G + c), mult, lsh, nrs, off, lo, hi), pr);
+    }
+  }
+}
+
+/* All output channels of one pixel pair whose receptive fields are x0 / x1 (K contiguous int8 each;
+ * x1 == x0 and o1 == NULL for a single pixel): groups of TC_MVE_G channels, blocks of 3 (the last
+ * block of a group repeats its last channel's weights; the extra sums land in unused slots). */
+static void pair_dot(const tc_conv_params_t *p, const int8_t *x0, const int8_t *x1, int8_t *o0, int8_t *o1) {
+  const int32_t K = p->k_h * p->k_w * p->in_c, out_c = p->out_c;
+  int32_t acc[2 * TC_MVE_G] __attribute__((aligned(8)));
+  dot_args_t a;
+  a.x0 = x0;
+  a.x1 = x1;
+  a.k = K;
+  for (int32_t oc = 0; oc < out_c; oc += TC_MVE_G) {
+    const int32_t n = out_c - oc < TC_MVE_G ? out_c - oc : TC_MVE_G;
+    for (int32_t c = 0; c < n; c += 4) { /* sums start at bias + in_offset * sum(w) */
+      const int32x4_t b = vldrwq_z_s32(p->bias_fold + oc + c, vctp32q((uint32_t)(n - c)));
+      vstrwq_s32(acc + c, b);
+      vstrwq_s32(acc + TC_MVE_G + c, b);
+    }
+    const int8_t *w = p->weights + (int64_t)oc * K;
+    for (int32_t c = 0; c < n; c += 3, w += 3 * K) {
+      a.w0 = w;
+      a.w1 = c + 1 < n ? w + K : w;
+      a.w2 = c + 2 < n ? w + 2 * K : a.w1;
+      a.acc = acc + c;
+      dot2x3(&a);
+    }
+    requant_group(p, oc, n, acc, o0, o1);
+  }
 }
 
 static void conv_mve(const tc_conv_params_t *p, const int8_t *in, int8_t *out, int32_t oy0, int32_t oy1) {
-  const int32_t K = p->k_h * p->k_w * p->in_c, k16 = (K + 15) & ~15, out_c = p->out_c;
+  const int32_t K = p->k_h * p->k_w * p->in_c, k16 = (K + 15) & ~15;
   const int32_t n_px = (oy1 - oy0) * p->out_w;
   int8_t *const b0 = p->scratch, *const b1 = p->scratch + k16;
-  const int32_t full = K & ~15;
-  const mve_pred16_t tail = vctp8q((uint32_t)(K - full));
   const int32_t rp = row_pitch(p), pp = px_pitch(p);
   int32_t oy = oy0, ox = 0;
   for (int32_t n = 0; n < n_px; n += 2) {
-    const int two = n + 1 < n_px;
-    int8_t *o0 = out_px(p, out, oy, ox, rp, pp), *o1 = o0;
-    im2col_s8(p, in, oy, ox, b0, k16);
+    int8_t *o0 = out_px(p, out, oy, ox, rp, pp), *o1 = 0;
+    im2col_s8(p, in, oy, ox, b0, K);
     if (++ox == p->out_w) {
       ox = 0;
       ++oy;
     }
-    if (two) {
+    if (n + 1 < n_px) {
       o1 = out_px(p, out, oy, ox, rp, pp);
-      im2col_s8(p, in, oy, ox, b1, k16);
+      im2col_s8(p, in, oy, ox, b1, K);
       if (++ox == p->out_w) {
         ox = 0;
         ++oy;
       }
-    } else {
-      fill_run(b1, 0, k16);
     }
-    int32_t oc = 0;
-    for (; oc + 1 < out_c; oc += 2) {
-      const int8_t *w0 = p->weights + (int64_t)oc * K, *w1 = w0 + K;
-      int32_t a00 = p->bias_fold[oc], a01 = a00, a10 = p->bias_fold[oc + 1], a11 = a10;
-      int32_t k = 0;
-      for (; k < full; k += 16) {
-        const int8x16_t x0 = vldrbq_s8(b0 + k), x1 = vldrbq_s8(b1 + k);
-        const int8x16_t v0 = vldrbq_s8(w0 + k), v1 = vldrbq_s8(w1 + k);
-        a00 = vmladavaq_s8(a00, x0, v0);
-        a01 = vmladavaq_s8(a01, x1, v0);
-        a10 = vmladavaq_s8(a10, x0, v1);
-        a11 = vmladavaq_s8(a11, x1, v1);
-      }
-      if (k < K) { /* weights past K are not ours: predicated loads read zeros */
-        const int8x16_t x0 = vldrbq_s8(b0 + k), x1 = vldrbq_s8(b1 + k);
-        const int8x16_t v0 = vldrbq_z_s8(w0 + k, tail), v1 = vldrbq_z_s8(w1 + k, tail);
-        a00 = vmladavaq_s8(a00, x0, v0);
-        a01 = vmladavaq_s8(a01, x1, v0);
-        a10 = vmladavaq_s8(a10, x0, v1);
-        a11 = vmladavaq_s8(a11, x1, v1);
-      }
-      const rq_t r0 = rq_load(p, oc), r1 = rq_load(p, oc + 1);
-      o0[oc] = requant(p, &r0, a00, oc);
-      o0[oc + 1] = requant(p, &r1, a10, oc + 1);
-      if (two) {
-        o1[oc] = requant(p, &r0, a01, oc);
-        o1[oc + 1] = requant(p, &r1, a11, oc + 1);
-      }
-    }
-    if (oc < out_c) {
-      const int8_t *w0 = p->weights + (int64_t)oc * K;
-      int32_t a00 = p->bias_fold[oc], a01 = a00;
-      int32_t k = 0;
-      for (; k < full; k += 16) {
-        const int8x16_t v0 = vldrbq_s8(w0 + k);
-        a00 = vmladavaq_s8(a00, vldrbq_s8(b0 + k), v0);
-        a01 = vmladavaq_s8(a01, vldrbq_s8(b1 + k), v0);
-      }
-      if (k < K) {
-        const int8x16_t v0 = vldrbq_z_s8(w0 + k, tail);
-        a00 = vmladavaq_s8(a00, vldrbq_s8(b0 + k), v0);
-        a01 = vmladavaq_s8(a01, vldrbq_s8(b1 + k), v0);
-      }
-      const rq_t r0 = rq_load(p, oc);
-      o0[oc] = requant(p, &r0, a00, oc);
-      if (two) {
-        o1[oc] = requant(p, &r0, a01, oc);
-      }
-    }
+    pair_dot(p, b0, o1 != 0 ? b1 : b0, o0, o1);
   }
 }
 
