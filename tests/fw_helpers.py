@@ -13,18 +13,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "python") not in sys.path:
-    sys.path.insert(0, str(ROOT / "python"))
-
-from tinycodec.host.qemu import QemuBoard, QemuError, build_firmware  # noqa: E402
-from tinycodec.host.transport import Device  # noqa: E402
+from conftest import ROOT
+from tinycodec.link.device import Device
+from tinycodec.link.qemu import QemuBoard, QemuError, build_firmware
 
 
 def qemu_missing_reason() -> str | None:

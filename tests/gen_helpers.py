@@ -14,9 +14,7 @@ from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO / "python") not in sys.path:
-    sys.path.insert(0, str(REPO / "python"))
+from conftest import ROOT as REPO  # conftest also puts python/ on sys.path
 
 MODEL_CACHE = REPO / "build" / "test-models"
 HELPER_VERSION = 1  # bump to invalidate cached conversions

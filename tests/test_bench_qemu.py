@@ -17,14 +17,15 @@ import pytest
 
 from fw_helpers import ROOT, firmware_elf
 from tinycodec import tiling
+from tinycodec.bench.records import read_jsonl, recon_of
+from tinycodec.bench.results import strip_timing
 from tinycodec.bundle import Bundle
 from tinycodec.cli import main
 from tinycodec.codec import HostCodec
 from tinycodec.config import DEFAULT_MODEL
-from tinycodec.host.faultproxy import FaultProxy
-from tinycodec.host.qemu import QemuBoard
-from tinycodec.host.session import read_jsonl, recon_of, strip_timing
 from tinycodec.imageio import read_rgb, write_png
+from tinycodec.link.qemu import QemuBoard
+from tools.faultproxy import FaultProxy
 
 pytestmark = pytest.mark.qemu
 

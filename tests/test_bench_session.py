@@ -4,12 +4,10 @@ over complete images only, what strip_timing keeps."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
-
-from tinycodec.host.session import read_jsonl, stage_latency, strip_timing  # noqa: E402
+from tinycodec.bench.records import read_jsonl
+from tinycodec.bench.results import stage_latency, strip_timing
 
 
 def test_torn_last_line_is_ignored_and_cut(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
+
 FW = ROOT / "firmware"
 CORE = FW / "core"
 SOURCES = [FW / "test_host" / "test_core.c"] + [CORE / f for f in ("tc_cobs.c", "tc_crc32.c", "tc_frame.c")]

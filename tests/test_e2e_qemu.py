@@ -1,33 +1,35 @@
 """End to end: shipped model -> codegen (models + entropy tables) -> PlatformIO firmware (offline) -> QEMU
 Cortex-M4 (and Cortex-M55) -> serial -> bench. Every device output must equal the host's output byte for byte:
 RUN (model only, vs TFLM) and the codec on the device (ENCODE payload == HostCodec.encode_tile, DECODE of the
-device's payload == HostCodec.decode_tile)."""
+device's payload == HostCodec.decode_tile), the latter through a bench session (a sample of tiles)."""
 
 import dataclasses
 import os
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import ROOT
 from tinycodec import tiling
+from tinycodec.bench.records import BenchError
+from tinycodec.bench.results import finalize, format_summary
+from tinycodec.bench.session import Config, Session, check_device
 from tinycodec.bundle import Bundle
 from tinycodec.codec import HostCodec
 from tinycodec.codegen.generate import generate
 from tinycodec.codegen.tables import generate_tables
 from tinycodec.config import DEFAULT_MODEL
-from tinycodec.host.bench import BenchError, check_device, format_summary, run_bench
-from tinycodec.host.protocol import CAP_CODEC, ErrorCode
-from tinycodec.host.qemu import QemuBoard, build_firmware
-from tinycodec.host.transport import Device, DeviceError
 from tinycodec.imageio import read_rgb
+from tinycodec.link import boards
+from tinycodec.link.device import Device, DeviceError
+from tinycodec.link.protocol import CAP_CODEC, ErrorCode
+from tinycodec.link.qemu import QemuBoard, build_firmware
 
-ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = DEFAULT_MODEL
 KODAK = (ROOT / ".." / "shared" / "data" / "kodak").resolve()
-# PlatformIO env -> INFO board. Both envs build the gen backend (platformio.ini).
-BOARDS = {"qemu_m4": "mps2-an386", "qemu_m55": "mps3-an547"}
+# PlatformIO envs; their INFO board and tick source: the board table (link/boards.txt). Both build the gen backend.
+BOARDS = ("qemu_m4", "qemu_m55")
 
 pytestmark = pytest.mark.qemu
 
@@ -67,7 +69,9 @@ def codec():
 def test_device_reports_the_shipped_model(device):
     bundle = Bundle.load(BUNDLE)
     info = device.hello()
-    assert info.backend == "gen" and info.board == BOARDS[device.env]
+    board = boards.find(device.env)
+    assert info.backend == "gen" and info.board == board.info_board
+    assert info.tick_source == board.tick_source == "qemu-icount FPGAIO 25MHz"  # INFO says what a tick counts
     assert info.model_hash == bundle.model_hash
     names = {m.name for m in info.models}
     assert names == {m.name for m in bundle.models}
@@ -75,30 +79,46 @@ def test_device_reports_the_shipped_model(device):
     assert info.qualities == tuple(bundle.qualities)
     other = dataclasses.replace(bundle, manifest={**bundle.manifest, "model_hash": "00" * 32})
     with pytest.raises(BenchError, match="device runs model"):
-        check_device(info, other)
+        check_device(info, other, [1])
 
 
-def test_run_path_bit_exact(device):
-    """The model-only path (RUN) still works: the bench for firmware without the codec."""
-    bundle = Bundle.load(BUNDLE)
-    s = run_bench(device, bundle, 1, KODAK, n_tiles=1, mode="run")
-    assert s["mode"] == "run" and s["tiles"] == 1
-    assert s["mismatches"] == 0, s["per_tile"]
-    assert s["enc_ticks"]["min"] > 0 and s["dec_ticks"]["min"] > 0 and s["ec_ticks"] is None
+def test_run_path_bit_exact(device, codec):
+    """The model-only path (RUN) still works: encoder and decoder models on the device, vs TFLM on the host."""
+    info = device.hello()
+    index = {m.name: i for i, m in enumerate(info.models)}
+    tile, q = _tile(0), 1
+    enc = device.run(index[f"enc_q{q}"], (tile.astype(np.int16) - 128).astype(np.int8).tobytes())
+    latent = np.frombuffer(enc.output, np.int8).reshape(codec.latent_shape(q))
+    dec = device.run(index[f"dec_q{q}"], latent.tobytes())
+    recon = (np.frombuffer(dec.output, np.int8).astype(np.int16) + 128).astype(np.uint8).reshape(tile.shape)
+    mismatches = (not np.array_equal(latent, codec.analyse(tile, q))) + (
+        not np.array_equal(recon, codec.synthesise(latent, q))
+    )
+    assert mismatches == 0
+    assert enc.ticks > 0 and dec.ticks > 0 and not hasattr(enc, "ticks_ec")  # RUN times the model only
 
 
 @pytest.mark.parametrize("quality", [1, 2, 3, 4])
-def test_codec_on_device_bit_exact(device, quality):
-    """ENCODE on the device == HostCodec.encode_tile; DECODE of the device's payload == decode_tile."""
+def test_codec_on_device_bit_exact(device, quality, tmp_path):
+    """ENCODE on the device == HostCodec.encode_tile; DECODE of the device's payload == decode_tile: a bench
+    session with a sample of 2 tiles (`tinycodec bench --tiles 2`)."""
     bundle = Bundle.load(BUNDLE)
-    s = run_bench(device, bundle, quality, KODAK, n_tiles=2)
+    image = sorted(KODAK.glob("*.png"))[0]
+    cfg = Config([str(image)], [quality], str(BUNDLE), repeat=0, model_hash=bundle.manifest["model_hash"], tiles=2)
+    out = tmp_path / "session"
+    sess = Session(out, cfg, bundle)
+    cfg.save(out / "config.json")
+    stats = sess.run([(device.url, device)])
+    s = finalize(out, stats, baselines=False, report=False)
     print(format_summary(s))
-    assert s["mode"] == "codec" and s["tiles"] == 2 and s["schema_version"] == 2
-    assert s["encode_mismatches"] == 0, s["per_tile"]
-    assert s["decode_mismatches"] == 0, s["per_tile"]
+    assert s["complete"] and s["tiles"] == 2 and s["schema_version"] == 3
+    assert s["encode_mismatches"] == 0, s["qualities"]
+    assert s["decode_mismatches"] == 0, s["qualities"]
+    q = s["qualities"][0]
     for stage in ("enc", "ec", "ed", "dec"):
-        assert s[f"{stage}_ticks"]["min"] > 0, stage
-    assert s["psnr_mean"] > 15.0 and s["bpp_mean"] > 0 and s["bpp_source"] == "device payload"
+        assert q["latency"][stage]["per_tile_ticks"]["min"] > 0, stage
+    assert q["sample"]["psnr"] > 15.0 and q["sample"]["payload_bpp"] > 0
+    assert s["devices"][0]["tick_source"] == "qemu-icount FPGAIO 25MHz"
 
 
 def _tile(k: int = 0) -> np.ndarray:
@@ -146,7 +166,7 @@ def test_bad_quality_and_bad_length_are_errors(device, codec):
     with pytest.raises(DeviceError) as e:
         device.encode(2, tile.tobytes()[:-1])
     assert e.value.code == ErrorCode.BAD_LENGTH and e.value.message.startswith("ENCODE")
-    from tinycodec.host.protocol import MsgType
+    from tinycodec.link.protocol import MsgType
 
     for t, msg in ((MsgType.ENCODE, "ENCODE"), (MsgType.DECODE, "DECODE")):
         with pytest.raises(DeviceError) as e:

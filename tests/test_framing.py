@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
-
-from tinycodec.host.framing import (  # noqa: E402
+from tinycodec.link.framing import (  # noqa: E402
     CobsError,
     CrcError,
     FrameDecoder,

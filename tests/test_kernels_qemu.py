@@ -9,11 +9,10 @@ firmware and RUN over the serial protocol.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from conftest import ROOT
 from fw_helpers import booted_device, firmware_elf
 from gen_helpers import L, Spec, model_file, random_input, run_tflm
 from test_kernels import SPECS as HOST_SPECS
@@ -21,7 +20,6 @@ from tinycodec.codegen import generate
 
 pytestmark = pytest.mark.qemu
 
-ROOT = Path(__file__).resolve().parents[1]
 GEN_DIR = ROOT / "build" / "kerneltest" / "gen"
 
 # shared with test_kernels.py (the same cached conversions): strides, padding edges, dilation, no bias, fused

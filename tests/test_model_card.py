@@ -2,17 +2,16 @@
 source): one Kodak image through compress/decompress gives the same bytes and PSNR within 0.01 dB."""
 
 import json
-from pathlib import Path
 
 import pytest
 
+from conftest import ROOT
 from tinycodec.bundle import Bundle
 from tinycodec.codec import HostCodec
 from tinycodec.config import DEFAULT_MODEL
 from tinycodec.imageio import read_rgb
 from tinycodec.metrics import psnr
 
-ROOT = Path(__file__).resolve().parents[1]
 KODAK = (ROOT / ".." / "shared" / "data" / "kodak").resolve()
 
 

@@ -11,9 +11,9 @@ import zlib
 import pytest
 
 from fw_helpers import booted_device, firmware_elf
-from tinycodec.host.framing import cobs_encode, pack_frame, pack_packet
-from tinycodec.host.protocol import ErrorCode, MsgType, pack_info, pack_run, parse_error, parse_info
-from tinycodec.host.transport import Device, DeviceError
+from tinycodec.link.framing import cobs_encode, pack_frame, pack_packet
+from tinycodec.link.protocol import ErrorCode, MsgType, pack_info, pack_run, parse_error, parse_info
+from tinycodec.link.device import Device, DeviceError
 
 pytestmark = pytest.mark.qemu
 

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import ROOT
 from test_rans import GOLDEN
 from test_rans import _tables as golden_tables
 from tinycodec import rans
@@ -24,7 +25,6 @@ from tinycodec.codegen.tables import compact_channel, generate_tables, render_ta
 from tinycodec.config import DEFAULT_MODEL
 from tinycodec.entropy_tables import quantize_pmf
 
-ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "firmware" / "core"
 HARNESS = ROOT / "firmware" / "test_host" / "rans" / "rans_harness.c"
 BUNDLE = DEFAULT_MODEL

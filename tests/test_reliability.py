@@ -26,16 +26,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import ROOT
 from tinycodec import safeio
+from tinycodec.bench.records import TILE_FIELDS, read_jsonl
+from tinycodec.bench.session import Config
 from tinycodec.bundle import Bundle
 from tinycodec.cli import EXIT_INTERNAL, main
 from tinycodec.codec import HostCodec
 from tinycodec.config import DEFAULT_MODEL
-from tinycodec.host.qemu import QemuError, check_elf
-from tinycodec.host.session import TILE_FIELDS, Config, read_jsonl
 from tinycodec.imageio import read_rgb
+from tinycodec.link.qemu import QemuError, check_elf
 
-ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
 HAVE_QEMU = shutil.which("qemu-system-arm") is not None
 
@@ -439,7 +440,7 @@ def test_qemu_dead_mid_run_is_said_on_the_console(capsys) -> None:
     """After a run, a board whose QEMU died is named on the console (and in bench.log: same logger)."""
     import contextlib
 
-    from tinycodec.cli import _bench_console_log, _report_dead_qemus
+    from tinycodec.bench.run import console_log, report_dead_qemus
 
     class Board:
         def __init__(self, url: str, note: str | None) -> None:
@@ -450,8 +451,8 @@ def test_qemu_dead_mid_run_is_said_on_the_console(capsys) -> None:
 
     note = "QEMU (fw.elf on mps2-an386) exited with code 1: qemu: fatal: Lockup"
     with contextlib.ExitStack() as stack:
-        _bench_console_log(stack)
-        _report_dead_qemus([Board("socket://127.0.0.1:1", None), Board("socket://127.0.0.1:2", note)], first=1)
+        console_log(stack)
+        report_dead_qemus([Board("socket://127.0.0.1:1", None), Board("socket://127.0.0.1:2", note)], first=1)
     assert capsys.readouterr().err.strip() == f"tinycodec: error: b2 (socket://127.0.0.1:2): {note}"
 
 
@@ -474,7 +475,7 @@ def test_check_elf_refuses_what_cannot_be_firmware(tmp_path: Path) -> None:
 
 
 def test_non_elf_boot_refused_before_qemu_starts(tmp_path: Path, capsys, monkeypatch) -> None:
-    import tinycodec.host.qemu as qemu
+    import tinycodec.link.qemu as qemu
 
     def no_qemu(*a, **k):
         raise AssertionError("QEMU was started")

@@ -8,17 +8,16 @@ import json
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
+from conftest import ROOT
 from tinycodec.codegen import cli as codegen_cli
 from tinycodec.codegen.errors import CodegenError
 from tinycodec.codegen.reader import read_tflite
 from tinycodec.codegen.tflm_emit import OP_METHODS, arena_with_margin, generate_tflm
 from tinycodec.config import DEFAULT_MODEL
 
-ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = DEFAULT_MODEL
 MANIFEST = json.loads((BUNDLE / "manifest.json").read_text())
 

@@ -11,9 +11,9 @@ import time
 import pytest
 
 from fw_helpers import booted_device, firmware_elf
-from tinycodec.host.framing import pack_frame
-from tinycodec.host.protocol import MsgType, parse_info
-from tinycodec.host.transport import Device
+from tinycodec.link.device import Device
+from tinycodec.link.framing import pack_frame
+from tinycodec.link.protocol import MsgType, parse_info
 
 pytestmark = pytest.mark.qemu
 

@@ -1,5 +1,5 @@
 """The transport's retry logic against the real firmware in QEMU, through the fault-injecting proxy
-(tinycodec.host.faultproxy): lost, flipped, duplicated and delayed bytes, stale replies, a board that reboots, a
+(tests/tools/faultproxy.py): lost, flipped, duplicated and delayed bytes, stale replies, a board that reboots, a
 link that is dead. Env qemu_m4_selftest (TEST-ONLY backend: models "negate", "sum4")."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import time
 import pytest
 
 from fw_helpers import firmware_elf
-from tinycodec.host.faultproxy import FaultProxy
-from tinycodec.host.protocol import ErrorCode
-from tinycodec.host.qemu import QemuBoard
-from tinycodec.host.transport import Device, DeviceError, DeviceTimeout
+from tinycodec.link.device import Device, DeviceError, DeviceTimeout
+from tinycodec.link.protocol import ErrorCode
+from tinycodec.link.qemu import QemuBoard
+from tools.faultproxy import FaultProxy
 
 pytestmark = pytest.mark.qemu
 

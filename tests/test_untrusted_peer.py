@@ -9,10 +9,10 @@ import tracemalloc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinycodec.host import protocol
-from tinycodec.host.framing import FrameDecoder, FramingError, LengthError, pack_frame
-from tinycodec.host.protocol import ProtocolError
-from tinycodec.host.transport import MAX_FRAME_BYTES, Device
+from tinycodec.link import protocol
+from tinycodec.link.device import MAX_FRAME_BYTES, Device
+from tinycodec.link.framing import FrameDecoder, FramingError, LengthError, pack_frame
+from tinycodec.link.protocol import ProtocolError
 
 PARSERS = [
     protocol.parse_info,

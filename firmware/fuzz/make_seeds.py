@@ -12,7 +12,7 @@ import numpy as np
 
 from tinycodec import bitstream, rans
 from tinycodec.bundle import Bundle
-from tinycodec.host.framing import pack_frame
+from tinycodec.link.framing import pack_frame
 
 
 def payloads(bundle: Bundle, rng: np.random.Generator) -> dict[int, list[bytes]]:

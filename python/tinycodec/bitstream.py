@@ -6,6 +6,8 @@ import struct
 import zlib
 from dataclasses import dataclass
 
+from .errors import TinycodecError
+
 MAGIC = b"TCZ"
 VERSION = 1
 HEADER = struct.Struct("<3sB8sBBHHH")  # magic, version, model id, quality, flags, tile, width, height
@@ -18,7 +20,7 @@ MAX_PIXELS = 1 << 26  # 67 108 864 = 8192 x 8192
 MAX_TILES = 1 << 16
 
 
-class BitstreamError(Exception):
+class BitstreamError(TinycodecError):
     """A .tcz that cannot be decoded: truncated, corrupted, other version or other model."""
 
 

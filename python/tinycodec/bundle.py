@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .entropy_tables import EntropyTables
+from .errors import TinycodecError
 
 
-class BundleError(Exception):
+class BundleError(TinycodecError):
     """A model folder that is missing, incomplete or inconsistent."""
 
 

@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .errors import TinycodecError
 
-class DataError(Exception):
+
+class DataError(TinycodecError):
     """A data folder is missing, incomplete or corrupted."""
 
 

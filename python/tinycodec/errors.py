@@ -1,38 +1,23 @@
-"""Map the project's expected failure types to one-line messages for the CLI."""
+"""One base class for the errors a user can act on, and their one-line messages for the CLI.
+
+Each module raises its own subclass of `TinycodecError` (a bad file, a full disk, a device that does not
+answer...); the CLI prints any of them as one line. Nothing here imports the modules that raise them."""
 
 from __future__ import annotations
+
+
+class TinycodecError(Exception):
+    """An error the user can act on: printed as one line (its first), exit code 2."""
 
 
 def known_error_message(e: BaseException) -> str | None:
     """One line for an error the user can act on (a bad file, a full disk, a device that does not answer...), or
     None for anything else (a bug: the CLI then prints one line with a hint to rerun with --debug)."""
-    from .bitstream import BitstreamError
-    from .bundle import BundleError
-    from .data import DataError
-    from .host.bench import BenchError
-    from .host.protocol import ProtocolError
-    from .host.qemu import QemuError
-    from .host.session import BenchError as SessionError
-    from .host.transport import DeviceError, DeviceTimeout
-    from .imageio import ImageError
-    from .safeio import FileError, os_error_line
-
-    known: tuple[type[BaseException], ...] = (
-        DataError,
-        BundleError,
-        ImageError,
-        BitstreamError,
-        BenchError,
-        SessionError,
-        QemuError,
-        DeviceError,
-        DeviceTimeout,
-        ProtocolError,
-        FileError,
-    )
-    if isinstance(e, known):
+    if isinstance(e, TinycodecError):
         return str(e).splitlines()[0] if str(e) else e.__class__.__name__
     if isinstance(e, OSError):  # ENOSPC, EACCES, EROFS, ELOOP, EISDIR...: '<path>: <reason>'
+        from .safeio import os_error_line
+
         return os_error_line(e).splitlines()[0]
     if isinstance(e, MemoryError):
         return "out of memory"

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from .bitstream import MAX_DIM, MAX_PIXELS  # what a .tcz can hold and a reader accepts (docs/security.md)
+from .errors import TinycodecError
 from .safeio import FileError, atomic_open, open_input
 
 # Largest image file read (docs/security.md): an 8192 x 8192 16-bit RGBA TIFF, uncompressed, is 512 MiB.
@@ -16,7 +17,7 @@ MAX_IMAGE_FILE_BYTES = 1 << 30
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
 
 
-class ImageError(Exception):
+class ImageError(TinycodecError):
     pass
 
 

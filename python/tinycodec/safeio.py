@@ -24,6 +24,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from .errors import TinycodecError
+
 __all__ = [
     "FileError",
     "atomic_open",
@@ -37,7 +39,7 @@ __all__ = [
 ]
 
 
-class FileError(Exception):
+class FileError(TinycodecError):
     """A file that cannot be read or written; the message is one line that names it."""
 
 
@@ -162,6 +164,17 @@ def check_dir_writable(d: Path, what: str = "output") -> None:
         raise FileError(f"{anc}: is {_kind(st.st_mode)}, not a folder: cannot write the {what} under it")
     if not os.access(anc, os.W_OK | os.X_OK):
         raise FileError(f"{anc}: folder is not writable: cannot write the {what}")
+
+
+def output_dir(path: Path) -> Path:
+    """Create an output directory (with its parents) and check it is writable; FileError (one line) if not."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise FileError(f"{path}: cannot create output directory ({e.strerror})") from None
+    if not os.access(path, os.W_OK):
+        raise FileError(f"{path}: output directory is not writable")
+    return path
 
 
 def check_outputs(paths: Iterable[tuple[str | os.PathLike[str], str]]) -> list[Path]:

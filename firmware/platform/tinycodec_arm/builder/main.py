@@ -1,7 +1,8 @@
 """SCons build script of the in-repo `tinycodec_arm` platform: bare-metal Cortex-M with arm-none-eabi-gcc.
 
-Board JSON keys used: build.cpu, build.fpu, build.ldscript (relative to the project), build.qemu_machine.
-`pio run -t upload` boots the ELF in QEMU (python -m tinycodec.host.qemu) instead of flashing a board.
+Board JSON keys used: build.cpu, build.fpu, build.ldscript (relative to the project).
+`pio run -t upload` boots the ELF in QEMU (python -m tinycodec.link.qemu --board <env>: the machine comes from the
+board table, python/tinycodec/link/boards.txt) instead of flashing a board.
 """
 
 import os
@@ -52,8 +53,8 @@ target_size = env.AddPlatformTarget("size", target_elf, env.VerboseAction("$SIZE
 # "upload" = boot the emulated board (QEMU) with this ELF; runs until Ctrl-C, prints the serial URL.
 env["ENV"]["PYTHONPATH"] = os.pathsep.join(p for p in (os.path.join(project_dir, "python"),
                                                        env["ENV"].get("PYTHONPATH", "")) if p)
-upload_cmd = '"$PYTHONEXE" -m tinycodec.host.qemu --elf "$SOURCE" --machine %s' % board.get(
-    "build.qemu_machine", "mps2-an386")
+# the QEMU machine of this env comes from the board table (python/tinycodec/link/boards.txt)
+upload_cmd = '"$PYTHONEXE" -m tinycodec.link.qemu --elf "$SOURCE" --board %s' % env.subst("$PIOENV")
 env.AddPlatformTarget("upload", target_elf, env.VerboseAction(upload_cmd, "Booting $SOURCE in QEMU"), "Upload")
 
 AlwaysBuild(target_size)

@@ -19,6 +19,7 @@ from typing import Any
 
 import serial
 
+from ..errors import TinycodecError
 from .framing import DELIMITER, FrameDecoder, FramingError, Packet, pack_frame
 from .protocol import (
     DecodeResult,
@@ -42,11 +43,11 @@ __all__ = ["Device", "DeviceTimeout", "DeviceError", "ProtocolError"]
 log = logging.getLogger("tinycodec.transport")
 
 
-class DeviceTimeout(TimeoutError):
+class DeviceTimeout(TinycodecError, TimeoutError):
     """No (valid) reply within the timeout, after all retries."""
 
 
-class DeviceError(Exception):
+class DeviceError(TinycodecError):
     """The device answered with an ERROR frame."""
 
     def __init__(self, code: int, message: str, req_id: int = 0) -> None:

@@ -6,6 +6,7 @@ import enum
 import struct
 from dataclasses import dataclass
 
+from ..errors import TinycodecError
 from .framing import PROTO_VERSION
 
 __all__ = [
@@ -27,7 +28,6 @@ __all__ = [
     "parse_info",
     "parse_run_result",
     "parse_error",
-    "pack_error_body",
 ]
 
 
@@ -62,7 +62,7 @@ class ErrorCode(enum.IntEnum):
 CAP_CODEC = 0x0001  # ENCODE / DECODE; INFO then lists the qualities after the models
 
 
-class ProtocolError(Exception):
+class ProtocolError(TinycodecError):
     """The device sent something that does not follow the protocol."""
 
 
@@ -96,6 +96,7 @@ class Info:
     models: tuple[ModelInfo, ...]
     capabilities: int = 0  # CAP_* bits; 0 for firmware without the codec commands
     qualities: tuple[int, ...] = ()  # qualities ENCODE/DECODE accept (from the device's entropy tables)
+    tick_source: str = ""  # what the ticks count (tc_port_tick_source); "" from firmware that does not say
 
     @property
     def has_codec(self) -> bool:
@@ -123,10 +124,6 @@ class RunResult:
     ticks: int  # device timer ticks of the backend run only (instructions/40 under QEMU icount)
     output: bytes
     tick_hz: int = 0
-
-    @property
-    def seconds(self) -> float:
-        return self.ticks / self.tick_hz if self.tick_hz else float("nan")
 
 
 @dataclass(frozen=True)
@@ -172,10 +169,15 @@ def parse_info(body: bytes) -> Info:
         ih, iw, ic, oh, ow, oc = _SHAPES.unpack(r.take(_SHAPES.size))
         models.append(ModelInfo(name, (ih, iw, ic), (oh, ow, oc)))
     qualities: tuple[int, ...] = ()
+    tick_source = ""
     if r.pos < len(body):  # appended by firmware with the codec commands: u8 n_qualities, u8 quality[n]
         (nq,) = r.take(1)
         qualities = tuple(r.take(nq))
-    return Info(ver, tick_hz, ram, max_body, bytes(mhash), fw, board, backend, tuple(models), _res, qualities)
+    if r.pos < len(body):  # appended after the qualities by newer firmware: str tick_source
+        tick_source = r.string()
+    return Info(
+        ver, tick_hz, ram, max_body, bytes(mhash), fw, board, backend, tuple(models), _res, qualities, tick_source
+    )
 
 
 def pack_info(info: Info) -> bytes:
@@ -197,8 +199,10 @@ def pack_info(info: Info) -> bytes:
     out += s(info.fw_version) + s(info.board) + s(info.backend)
     for m in info.models:
         out += s(m.name) + _SHAPES.pack(*m.in_shape, *m.out_shape)
-    if info.capabilities or info.qualities:
+    if info.capabilities or info.qualities or info.tick_source:
         out += bytes([len(info.qualities), *info.qualities])
+    if info.tick_source:
+        out += s(info.tick_source)
     return out
 
 
@@ -235,11 +239,6 @@ def parse_encode_result(body: bytes, tick_hz: int = 0) -> EncodeResult:
 
 def parse_decode_result(body: bytes, tick_hz: int = 0) -> DecodeResult:
     return DecodeResult(*_two_ticks(body, "DECODE_RESULT"), tick_hz)
-
-
-def pack_error_body(code: int, message: str) -> bytes:
-    msg = message.encode("ascii", errors="replace")
-    return struct.pack("<BBH", code, 0, len(msg)) + msg
 
 
 def parse_error(body: bytes) -> DeviceErrorInfo:

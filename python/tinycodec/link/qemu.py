@@ -3,7 +3,7 @@
     with QemuBoard("build/firmware.elf", board="qemu") as q:
         dev = Device(q.url)            # socket://127.0.0.1:PORT
 
-`python -m tinycodec.host.qemu --elf X.elf [--board qemu]` boots and keeps running until Ctrl-C.
+`python -m tinycodec.link.qemu --elf X.elf [--board qemu]` boots and keeps running until Ctrl-C.
 Timing: -icount shift=0 makes virtual time advance 1 ns per guest instruction, so device ticks are
 deterministic instruction counts (not cycles).
 
@@ -29,8 +29,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..config import REPO_ROOT
+from ..errors import TinycodecError
+from . import boards
+
 __all__ = [
-    "BOARDS",
     "QemuError",
     "check_elf",
     "QemuBoard",
@@ -38,30 +41,22 @@ __all__ = [
     "free_port",
     "build_firmware",
     "machine_for",
-    "REPO_ROOT",
 ]
 
 QEMU_BIN = "qemu-system-arm"
-# board name (as used by `make flash BOARD=...`) -> QEMU machine
-BOARDS = {
-    "qemu": "mps2-an386",
-    "qemu_m4": "mps2-an386",
-    "mps2-an386": "mps2-an386",
-    "qemu_m55": "mps3-an547",
-    "mps3-an547": "mps3-an547",
-}
-REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def machine_for(board: str) -> str:
-    """QEMU machine for a board name or PlatformIO env name (qemu, qemu_m4_selftest, mps3-an547...)."""
-    name = board.removesuffix("_selftest")
-    if name in BOARDS:
-        return BOARDS[name]
-    raise QemuError(f"unknown board {board!r}: one of {', '.join(BOARDS)}")
+    """QEMU machine for a board name (`make BOARD=`), PlatformIO env (qemu_m4_selftest...) or machine name
+    (mps3-an547...): the board table, link/boards.txt."""
+    b = boards.find(board)
+    if b is None or b.machine is None:
+        what = "not an emulated board" if b else "unknown board"
+        raise QemuError(f"{what} {board!r}: one of {', '.join(boards.names())}")
+    return b.machine
 
 
-class QemuError(RuntimeError):
+class QemuError(TinycodecError, RuntimeError):
     """QEMU is missing, failed to start, or died."""
 
 
@@ -305,9 +300,9 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tinycodec.host.qemu", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m tinycodec.link.qemu", description=__doc__.splitlines()[0])
     ap.add_argument("--elf", required=True, help="firmware ELF to boot")
-    ap.add_argument("--board", default="qemu", help=f"board name ({', '.join(BOARDS)})")
+    ap.add_argument("--board", default="qemu", help=f"board name ({', '.join(boards.names())})")
     ap.add_argument("--machine", default=None, help="QEMU machine (overrides --board)")
     args = ap.parse_args(argv)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)  # `kill` cleans up QEMU like Ctrl-C

@@ -3,7 +3,7 @@
 Put it between the host and a device exposed on TCP (QEMU's UART, a ser2net bridge) to test that the transport's
 retries give exactly the results of a clean link:
 
-    python -m tinycodec.host.faultproxy --listen 127.0.0.1:0 --target 127.0.0.1:PORT \\
+    python tests/tools/faultproxy.py --listen 127.0.0.1:0 --target 127.0.0.1:PORT \\
         --drop 1e-5 --flip 1e-5 --dup 1e-5 --delay-ms 5 --seed 1
     tinycodec bench --port socket://127.0.0.1:<printed port> ...
 
@@ -240,7 +240,7 @@ def _addr(text: str) -> tuple[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tinycodec.host.faultproxy", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python tests/tools/faultproxy.py", description=__doc__.splitlines()[0])
     ap.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT to listen on (port 0: pick one)")
     ap.add_argument("--target", required=True, help="HOST:PORT of the device (QEMU's serial TCP port)")
     ap.add_argument("--drop", type=float, default=0.0, help="probability per byte of dropping it")

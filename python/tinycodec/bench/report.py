@@ -11,7 +11,8 @@ import numpy as np
 
 from ..evalreport import plot_rd
 from ..safeio import atomic_write
-from .session import STAGE_NAMES, STAGES, Session, read_jsonl, recon_of
+from .records import STAGE_NAMES, STAGES, read_jsonl, recon_of
+from .session import Session
 
 CSS = """
 body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
