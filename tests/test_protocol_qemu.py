@@ -11,9 +11,9 @@ import zlib
 import pytest
 
 from fw_helpers import booted_device, firmware_elf
+from tinycodec.link.device import Device, DeviceError
 from tinycodec.link.framing import cobs_encode, pack_frame, pack_packet
 from tinycodec.link.protocol import ErrorCode, MsgType, pack_info, pack_run, parse_error, parse_info
-from tinycodec.link.device import Device, DeviceError
 
 pytestmark = pytest.mark.qemu
 
@@ -54,6 +54,7 @@ def test_boot_info_and_hello(board_dev) -> None:
     assert info == dev.boot_info
     assert info.board == board_name
     assert info.tick_hz == 25_000_000
+    assert info.tick_source == "qemu-icount FPGAIO 25MHz"  # appended after the (here: no) qualities
     assert info.backend == "testonly"
     assert info.max_body == 3 * 128 * 128 + 8192
     assert [m.name for m in info.models] == ["negate", "sum4"]

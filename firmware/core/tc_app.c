@@ -99,6 +99,7 @@ static void send_info(uint16_t req_id) {
   const int nq = tc_codec_n_qualities() > 255 ? 255 : tc_codec_n_qualities();
   w_u8(&w, (uint8_t)nq);
   for (int i = 0; i < nq; i++) w_u8(&w, (uint8_t)tc_codec_quality(i));
+  w_str(&w, tc_port_tick_source()); /* appended after the qualities: what the ticks count (docs/protocol.md) */
   if (w.n > w.cap) {
     tc_app_send_error(req_id, TC_E_RUN_FAILED, "INFO does not fit max_body");
     return;
