@@ -14,14 +14,11 @@ PORT ?=
 PYTEST_ARGS ?=
 QAT_STEPS ?= 400
 
-ENV_qemu := qemu_m4
-ENV_qemu-m55 := qemu_m55
-# real boards (docs/boards.md): need internet on the first build; upload over USB
-ENV_esp32s3 := esp32s3
-ENV_esp32s3-gen := esp32s3_gen
-ENV_nucleo-h743zi := nucleo_h743zi
-ENV_nucleo-h743zi-gen := nucleo_h743zi_gen
-PIO_ENV := $(or $(ENV_$(BOARD)),$(error unknown BOARD=$(BOARD); known: qemu qemu-m55 esp32s3 esp32s3-gen nucleo-h743zi nucleo-h743zi-gen))
+# BOARD -> PlatformIO env: the board table (python -m tinycodec.link.boards prints it; real boards: docs/boards.md,
+# they need internet on the first build and upload over USB)
+BOARDS_TABLE := python/tinycodec/link/boards.txt
+board_col = $(shell awk -F' *[|] *' '!/^\#/ && NF > 1 && $$1 == "$(1)" {print $$$(2)}' $(BOARDS_TABLE))
+PIO_ENV := $(or $(call board_col,$(BOARD),2),$(error unknown BOARD=$(BOARD); known: $(shell awk -F' *[|] *' '!/^\#/ && NF > 1 {print $$1}' $(BOARDS_TABLE))))
 ELF = .pio/build/$(PIO_ENV)/firmware.elf
 export PLATFORMIO_CORE_DIR := $(CURDIR)/.pio/core
 export TF_USE_LEGACY_KERAS := 1
