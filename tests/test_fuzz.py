@@ -17,8 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
+
 FUZZ = ROOT / "firmware" / "fuzz"
+TCZ_TARGET = ROOT / "tests" / "tools" / "fuzz_tcz.py"  # the Python target (the host .tcz reader)
 OUT = ROOT / "build" / "fuzz"
 REG = ROOT / "tests" / "fuzz_corpus"
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -81,7 +83,7 @@ def test_fuzz_short(built: Path, target: str, tmp_path: Path) -> None:
 
 def test_tcz_regression_corpus() -> None:
     """The Python .tcz reader target: replay the corpus (no atheris needed)."""
-    r = subprocess.run([sys.executable, str(FUZZ / "fuzz_tcz.py"), "--replay", str(REG / "tcz")],
+    r = subprocess.run([sys.executable, str(TCZ_TARGET), "--replay", str(REG / "tcz")],
                        capture_output=True, text=True, timeout=300)  # fmt: skip
     assert r.returncode == 0 and "0 failures" in r.stdout, r.stdout + r.stderr
 
@@ -97,7 +99,7 @@ def test_tcz_atheris_short(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     r = subprocess.run(
-        [sys.executable, str(FUZZ / "fuzz_tcz.py"), "-runs=3000", "-timeout=10", "-rss_limit_mb=0",
+        [sys.executable, str(TCZ_TARGET), "-runs=3000", "-timeout=10", "-rss_limit_mb=0",
          "-max_len=8192", f"-artifact_prefix={tmp_path}/", str(corpus), str(REG / "tcz")],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
@@ -108,11 +110,8 @@ def test_tcz_atheris_short(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def tcz_target():
-    sys.path.insert(0, str(FUZZ))
-    try:
-        import fuzz_tcz
-    finally:
-        sys.path.pop(0)
+    from tools import fuzz_tcz
+
     return fuzz_tcz
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the fuzz targets one after the other (never in parallel), each for SECONDS (default 60):
-#   firmware/fuzz/run.sh [SECONDS]      build, fuzz app, rans, tcz; corpora in build/fuzz/corpus/<target>
+#   firmware/fuzz/run.sh [SECONDS]      build, fuzz app, rans, tcz (tests/tools/fuzz_tcz.py); corpora in build/fuzz/corpus/<target>
 #   firmware/fuzz/run.sh replay         build, replay tests/fuzz_corpus/<target> once (the regression check)
 # Crashes/hangs are written to build/fuzz/artifacts/; the exit code is non-zero if any target failed.
 set -uo pipefail
@@ -8,6 +8,8 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 OUT="$ROOT/build/fuzz"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
 REG="$ROOT/tests/fuzz_corpus"
+TCZ="$ROOT/tests/tools/fuzz_tcz.py"  # the Python target (host .tcz reader) lives with the test tools
+export PYTHONPATH="$ROOT/python${PYTHONPATH:+:$PYTHONPATH}"  # the package, installed or not
 "$ROOT/firmware/fuzz/build.sh" || exit $?
 mkdir -p "$OUT/artifacts"
 declare -A MAXLEN=([app]=16600 [rans]=4100 [tcz]=8192)
@@ -16,10 +18,10 @@ have_atheris() { "$PY" -c "import atheris" 2>/dev/null; }
 run_target() { # target args...
   local t="$1"; shift
   if [ "$t" = tcz ]; then
-    if [ "${MODE}" = replay ]; then "$PY" "$ROOT/firmware/fuzz/fuzz_tcz.py" --replay "$@"; return $?; fi
+    if [ "${MODE}" = replay ]; then "$PY" "$TCZ" --replay "$@"; return $?; fi
     have_atheris || { echo "fuzz: tcz skipped (pip install atheris); the replay still runs"; \
-      "$PY" "$ROOT/firmware/fuzz/fuzz_tcz.py" --replay "$REG/tcz"; return $?; }
-    "$PY" "$ROOT/firmware/fuzz/fuzz_tcz.py" -artifact_prefix="$OUT/artifacts/tcz-" "$@"
+      "$PY" "$TCZ" --replay "$REG/tcz"; return $?; }
+    "$PY" "$TCZ" -artifact_prefix="$OUT/artifacts/tcz-" "$@"
   else
     "$OUT/fuzz_$t" -artifact_prefix="$OUT/artifacts/$t-" "$@"
   fi

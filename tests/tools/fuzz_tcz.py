@@ -7,8 +7,11 @@ to the tile parser and the rANS decoder); clear -> the rest as is. Oracle: only 
 and a decoded image has exactly the header's size. The decoder *model* (TFLM) is replaced by a zero tile
 (FuzzCodec.synthesise): it has a fixed shape and runs ~20 ms; everything before it is the real code.
 
-  python firmware/fuzz/fuzz_tcz.py [atheris/libFuzzer args] CORPUS_DIR SEED_DIR   (needs `pip install atheris`)
-  python firmware/fuzz/fuzz_tcz.py --replay FILE...                               (no atheris needed)
+  python tests/tools/fuzz_tcz.py [atheris/libFuzzer args] CORPUS_DIR SEED_DIR   (needs `pip install atheris`)
+  python tests/tools/fuzz_tcz.py --replay FILE...                               (no atheris needed)
+
+A Python fuzzer of a host parser, so it lives with the test tools (the C targets are in firmware/fuzz/); run by
+firmware/fuzz/run.sh (`make fuzz`) and tests/test_fuzz.py, with the installed package (pip install -e .).
 """
 
 from __future__ import annotations
@@ -20,13 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "python"))
-
-from tinycodec import bitstream  # noqa: E402
-from tinycodec.bundle import Bundle  # noqa: E402
-from tinycodec.codec import HostCodec  # noqa: E402
-from tinycodec.config import DEFAULT_MODEL  # noqa: E402
+from tinycodec import bitstream
+from tinycodec.bundle import Bundle
+from tinycodec.codec import HostCodec
+from tinycodec.config import DEFAULT_MODEL
 
 
 class FuzzCodec(HostCodec):
