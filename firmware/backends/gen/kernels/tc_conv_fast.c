@@ -98,23 +98,31 @@ static inline int8_t *out_px(const tc_conv_params_t *p, int8_t *out, int32_t oy,
 
 #if defined(TC_CONV_MVE)
 /* ---------------------------------------------------------------- M55 / MVE: int8 im2col */
+/* n bytes, 16 per trip of a tail-predicated loop (WLSTP/LETP: VLDRB + VSTRB + LETP; n = 0 skips it). */
 static inline void copy_run(int8_t *dst, const int8_t *src, int32_t n) {
-  while (n > 0) {
-    const mve_pred16_t pr = vctp8q((uint32_t)n);
-    vstrbq_p_s8(dst, vldrbq_z_s8(src, pr), pr);
-    dst += 16;
-    src += 16;
-    n -= 16;
-  }
+  __asm volatile(
+      "wlstp.8 lr, %[n], 2f\n\t"
+      "1:\n\t"
+      "vldrb.8 q0, [%[s]], #16\n\t"
+      "vstrb.8 q0, [%[d]], #16\n\t"
+      "letp lr, 1b\n\t"
+      "2:\n\t"
+      : [d] "+r"(dst), [s] "+r"(src)
+      : [n] "r"(n)
+      : "lr", "d0", "d1", "memory");
 }
 
 static inline void fill_run(int8_t *dst, int8_t v, int32_t n) {
   const int8x16_t vv = vdupq_n_s8(v);
-  while (n > 0) {
-    vstrbq_p_s8(dst, vv, vctp8q((uint32_t)n));
-    dst += 16;
-    n -= 16;
-  }
+  __asm volatile(
+      "wlstp.8 lr, %[n], 2f\n\t"
+      "1:\n\t"
+      "vstrb.8 %q[v], [%[d]], #16\n\t"
+      "letp lr, 1b\n\t"
+      "2:\n\t"
+      : [d] "+r"(dst)
+      : [n] "r"(n), [v] "w"(vv)
+      : "lr", "memory");
 }
 
 /* One output pixel's receptive field, [k_h][k_w][in_c] int8, padding = input zero point, then zeros
