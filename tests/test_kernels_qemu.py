@@ -54,8 +54,19 @@ SPECS: tuple[Spec, ...] = tuple(s for s in HOST_SPECS if s.name in SHARED) + (
     Spec("kq_c8_o3_up", (5, 3, 8), (L("up", size=2), L("conv", filters=3, kernel=3, activation="relu"))),
     Spec("kq_c33_o9_k1x3", (3, 13, 33), (L("conv", filters=9, kernel=(1, 3), strides=(1, 2)),)),
     Spec("kq_c16_o1_k5", (9, 7, 16), (L("conv", filters=1, kernel=5, use_bias=False),)),
+    # MVE: out_c > 48 (a second requantization group: its 3-channel blocks then 1 or 2 channels left over),
+    # in_c 3 (K = 75, the first layer's im2col), K % 16 != 0, the im2col-free path of small out_c (kernel rows
+    # read from the input: stride 1 and 2, vertical dilation, single pixels at odd widths, transposed-conv
+    # phases to 3 channels)
+    Spec("kq_c7_o53_k3", (6, 7, 7), (L("conv", filters=53, kernel=3, activation="relu"),)),
+    Spec("kq_c3_o49_k5_s2", (13, 11, 3), (L("conv", filters=49, kernel=5, strides=2),)),
+    Spec("kq_c40_o3_k3_s1", (7, 9, 40), (L("conv", filters=3, kernel=3),)),
+    Spec("kq_c12_o2_k3_dil2x1", (11, 7, 12), (L("conv", filters=2, kernel=3, dilation=(2, 1), padding="valid"),)),
+    Spec("kq_c24_o3_k5_s2", (11, 13, 24), (L("conv", filters=3, kernel=5, strides=2, activation="relu"),)),
+    Spec("kq_tconv_c24_o3_k5", (6, 7, 24), (L("convt", filters=3, kernel=5),)),
+    Spec("kq_tconv_c9_o50_k3", (4, 5, 9), (L("convt", filters=50, kernel=3, activation="relu"),)),
 )
-assert len(SPECS) == len(SHARED) + 5, "a shared spec was renamed in test_kernels.py"
+assert len(SPECS) == len(SHARED) + 12, "a shared spec was renamed in test_kernels.py"
 BOARDS = [("qemu_m4_kerneltest", "qemu_m4"), ("qemu_m55_kerneltest", "qemu_m55")]
 
 

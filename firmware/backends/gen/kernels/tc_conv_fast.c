@@ -1,11 +1,13 @@
-/* CONV_2D int8 fast paths: im2col of two output pixels into the codegen-sized scratch buffer, then
- * blocks of 2 output pixels x 2 output channels, then the reference requantization per output.
+/* CONV_2D int8 fast paths: im2col of a few output pixels into the codegen-sized scratch buffer, blocks of
+ * output pixels x output channels, then TFLite's requantization arithmetic for each output.
  * Bit-exact with tc_conv2d_s8's reference loop (integer sums are exact; only the order changes).
  *
- *   Cortex-M55 (__ARM_FEATURE_MVE): int8 im2col (padding = the input zero point), 16-lane
- *     vmladavaq_s8 dot products, tail-predicated, 2 pixels x 2 channels; the input offset enters through
- * bias_fold
- *     (= bias + in_offset * sum(weights), precomputed by codegen).
+ *   Cortex-M55 (__ARM_FEATURE_MVE): pairs of output pixels; their receptive fields as int8 im2col
+ *     (padding = the input zero point; WLSTP/LETP copies) or, when out_c is small and the field lies inside
+ *     the input, read straight from the input rows; hand-written tail-predicated VMLADAVA loops over blocks
+ *     of 2 pixels x 3 channels (12 instructions per 96 MACs); the input offset enters through bias_fold
+ *     (= bias + in_offset * sum(weights), precomputed by codegen); requantization 4 channels at a time
+ *     (VQRDMULH, VRSHL).
  *   Cortex-M4/M7 (__ARM_FEATURE_DSP): int16 im2col with the input offset added (padding = 0), each
  *     group of 4 values stored as (x0,x2),(x1,x3) so that the weights need only SXTB16 / SXTB16 ROR 8
  *     (which yield (w0,w2),(w1,w3)); 4 pixels x 1 channel, 2 SMLAD per 4 MACs.
@@ -157,26 +159,41 @@ static void im2col_s8(const tc_conv_params_t *p, const int8_t *in, int32_t oy, i
   fill_run(dst + p->k_h * run, 0, kpad - p->k_h * run);
 }
 
-/* 2 pixels x 3 output channels over K int8 values: the 6 int32 sums acc[0..2] (pixel 0) and
- * acc[TC_MVE_G..TC_MVE_G + 2] (pixel 1) += x0 . w0/w1/w2 and x1 . w0/w1/w2. A tail-predicated low-overhead
- * loop (DLSTP/LETP: the last trip's lanes past K are neither loaded nor summed) of 16 K per trip: 2 input +
- * 3 weight VLDRB + 6 VMLADAVA + LETP = 12 instructions per 96 MACs. Hand-written: 6 accumulators (VMLADAVA
- * needs even registers) + 5 post-incremented pointers + LR are all the core registers, and GCC 12 neither
- * allocates them so nor emits tail-predicated loops. */
-#define TC_MVE_G 24 /* output channels per requantization group (a multiple of 3) */
+/* nblk blocks of 2 pixels x 3 output channels over K int8 values: block b's 6 int32 sums acc[3b..3b+2]
+ * (pixel 0) and acc[TC_MVE_G + 3b..] (pixel 1) += x0 . w0/w1/w2 and x1 . w0/w1/w2, then w0/w1/w2 advance
+ * by wadv past where the loop left them (3K - round_up(K, 16): the next 3 channels). A tail-predicated
+ * low-overhead loop (DLSTP/LETP: the last trip's lanes past K are neither loaded nor summed) of 16 K per
+ * trip: 2 input + 3 weight VLDRB + 6 VMLADAVA + LETP = 12 instructions per 96 MACs, ~20 per block around
+ * it. Hand-written: 6 accumulators (VMLADAVA needs even registers) + 5 post-incremented pointers + LR are
+ * all the core registers, and GCC 12 neither allocates them so nor emits tail-predicated loops. The asm
+ * advances acc and counts nblk down in the struct. */
+#define TC_MVE_G 48        /* output channels per requantization group (a multiple of 3) */
+#define TC_MVE_G_BYTES 192 /* 4 * TC_MVE_G, the pixel-1 offset in the asm */
+_Static_assert(TC_MVE_G_BYTES == 4 * TC_MVE_G && TC_MVE_G % 3 == 0, "asm offsets");
+#define TC_STR_(x) #x
+#define TC_STR(x) TC_STR_(x)
 typedef struct {
-  const int8_t *x0, *x1, *w0, *w1, *w2;
-  int32_t k;
-  int32_t *acc;
+  const int8_t *x0, *x1;      /* +0, +4 */
+  const int8_t *w0, *w1, *w2; /* +8 */
+  int32_t k;                  /* +20 */
+  int32_t *acc;               /* +24 */
+  int32_t nblk;               /* +28 */
+  int32_t wadv;               /* +32 */
 } dot_args_t;
 
-__attribute__((naked, noinline)) static void dot2x3(__attribute__((unused)) const dot_args_t *a) {
+__attribute__((naked, noinline)) static void dot2x3(__attribute__((unused)) dot_args_t *a) {
   __asm volatile(
       "push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"
-      "ldm r0, {r1, r3, r5, r7, r9, r11, r12}\n\t"
-      "ldm r12, {r0, r2, r4}\n\t"
-      "add lr, r12, #96\n\t" /* 4 * TC_MVE_G */
+      "mov r12, r0\n\t"
+      "add r11, r12, #8\n\t"
+      "ldm r11, {r5, r7, r9}\n\t"
+      "3:\n\t"
+      "ldr r11, [r12, #24]\n\t"
+      "ldm r11, {r0, r2, r4}\n\t"
+      "add lr, r11, #" TC_STR(TC_MVE_G_BYTES) "\n\t"
       "ldm lr, {r6, r8, r10}\n\t"
+      "ldrd r1, r3, [r12]\n\t"
+      "ldr r11, [r12, #20]\n\t"
       "dlstp.8 lr, r11\n\t"
       "1:\n\t"
       "vldrb.8 q0, [r1], #16\n\t"
@@ -191,9 +208,79 @@ __attribute__((naked, noinline)) static void dot2x3(__attribute__((unused)) cons
       "vmladava.s8 r4, q0, q2\n\t"
       "vmladava.s8 r10, q1, q2\n\t"
       "letp lr, 1b\n\t"
-      "stm r12, {r0, r2, r4}\n\t"
-      "add r12, r12, #96\n\t"
-      "stm r12, {r6, r8, r10}\n\t"
+      "ldr r11, [r12, #24]\n\t"
+      "stm r11!, {r0, r2, r4}\n\t"
+      "str r11, [r12, #24]\n\t"
+      "add r11, r11, #" TC_STR(TC_MVE_G_BYTES) " - 12\n\t"
+      "stm r11, {r6, r8, r10}\n\t"
+      "ldr r11, [r12, #32]\n\t"
+      "add r5, r5, r11\n\t"
+      "add r7, r7, r11\n\t"
+      "add r9, r9, r11\n\t"
+      "ldr r11, [r12, #28]\n\t"
+      "subs r11, r11, #1\n\t"
+      "str r11, [r12, #28]\n\t"
+      "bne 3b\n\t"
+      "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");
+}
+
+/* The same 2 x 3 block read straight from the input, without im2col: k_h kernel rows of `run` = k_w * in_c
+ * contiguous bytes each, pixel 0's row ky at rows[ky], pixel 1's at rows[ky] + d; the weights of the kernel
+ * rows are contiguous (OHWI), each row's loop overshoots them by wfix = round_up(run, 16) - run. ~16
+ * instructions of row setup per kernel row; the caller resets rows and nrows before each call. */
+typedef struct {
+  const int8_t *const *rows;  /* +0, advanced by the asm */
+  int32_t d;                  /* +4 */
+  const int8_t *w0, *w1, *w2; /* +8 */
+  int32_t run;                /* +20 */
+  int32_t *acc;               /* +24 */
+  int32_t nrows;              /* +28, counted down by the asm */
+  int32_t wfix;               /* +32 */
+} rows_args_t;
+
+__attribute__((naked, noinline)) static void dot2x3_rows(__attribute__((unused)) rows_args_t *a) {
+  __asm volatile(
+      "push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"
+      "mov r12, r0\n\t"
+      "ldr r11, [r12, #24]\n\t"
+      "ldm r11, {r0, r2, r4}\n\t"
+      "add r11, r11, #" TC_STR(TC_MVE_G_BYTES) "\n\t"
+      "ldm r11, {r6, r8, r10}\n\t"
+      "add r11, r12, #8\n\t"
+      "ldm r11, {r5, r7, r9}\n\t"
+      "2:\n\t"
+      "ldr r11, [r12, #0]\n\t"
+      "ldr r1, [r11], #4\n\t"
+      "str r11, [r12, #0]\n\t"
+      "ldr r3, [r12, #4]\n\t"
+      "add r3, r3, r1\n\t"
+      "ldr r11, [r12, #20]\n\t"
+      "dlstp.8 lr, r11\n\t"
+      "1:\n\t"
+      "vldrb.8 q0, [r1], #16\n\t"
+      "vldrb.8 q1, [r3], #16\n\t"
+      "vldrb.8 q2, [r5], #16\n\t"
+      "vmladava.s8 r0, q0, q2\n\t"
+      "vmladava.s8 r6, q1, q2\n\t"
+      "vldrb.8 q3, [r7], #16\n\t"
+      "vmladava.s8 r2, q0, q3\n\t"
+      "vmladava.s8 r8, q1, q3\n\t"
+      "vldrb.8 q2, [r9], #16\n\t"
+      "vmladava.s8 r4, q0, q2\n\t"
+      "vmladava.s8 r10, q1, q2\n\t"
+      "letp lr, 1b\n\t"
+      "ldr r11, [r12, #32]\n\t"
+      "sub r5, r5, r11\n\t"
+      "sub r7, r7, r11\n\t"
+      "sub r9, r9, r11\n\t"
+      "ldr r11, [r12, #28]\n\t"
+      "subs r11, r11, #1\n\t"
+      "str r11, [r12, #28]\n\t"
+      "bne 2b\n\t"
+      "ldr r11, [r12, #24]\n\t"
+      "stm r11, {r0, r2, r4}\n\t"
+      "add r11, r11, #" TC_STR(TC_MVE_G_BYTES) "\n\t"
+      "stm r11, {r6, r8, r10}\n\t"
       "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");
 }
 
@@ -229,16 +316,23 @@ static void requant_group(const tc_conv_params_t *p, int32_t oc, int32_t n, cons
   }
 }
 
-/* All output channels of one pixel pair whose receptive fields are x0 / x1 (K contiguous int8 each;
- * x1 == x0 and o1 == NULL for a single pixel): groups of TC_MVE_G channels, blocks of 3 (the last
- * block of a group repeats its last channel's weights; the extra sums land in unused slots). */
-static void pair_dot(const tc_conv_params_t *p, const int8_t *x0, const int8_t *x1, int8_t *o0, int8_t *o1) {
-  const int32_t K = p->k_h * p->k_w * p->in_c, out_c = p->out_c;
+/* All output channels of one pixel pair (o1 = NULL: one pixel), groups of TC_MVE_G channels, blocks of 3
+ * (the last block of a group repeats its last channel's weights; the extra sums land in unused slots).
+ * Receptive fields: rows == NULL: im2col buffers x0 / x1 (K contiguous int8 each; x1 == x0 for a single
+ * pixel); else read from the input, kernel row ky of pixel 0 at rows[ky] and of pixel 1 at rows[ky] + d. */
+static void pair_dot(const tc_conv_params_t *p, const int8_t *x0, const int8_t *x1, const int8_t *const *rows,
+                     int32_t d, int8_t *o0, int8_t *o1) {
+  const int32_t K = p->k_h * p->k_w * p->in_c, out_c = p->out_c, run = p->k_w * p->in_c;
   int32_t acc[2 * TC_MVE_G] __attribute__((aligned(8)));
   dot_args_t a;
+  rows_args_t r;
   a.x0 = x0;
   a.x1 = x1;
   a.k = K;
+  a.wadv = 3 * K - ((K + 15) & ~15);
+  r.d = d;
+  r.run = run;
+  r.wfix = ((run + 15) & ~15) - run;
   for (int32_t oc = 0; oc < out_c; oc += TC_MVE_G) {
     const int32_t n = out_c - oc < TC_MVE_G ? out_c - oc : TC_MVE_G;
     for (int32_t c = 0; c < n; c += 4) { /* sums start at bias + in_offset * sum(w) */
@@ -247,15 +341,54 @@ static void pair_dot(const tc_conv_params_t *p, const int8_t *x0, const int8_t *
       vstrwq_s32(acc + TC_MVE_G + c, b);
     }
     const int8_t *w = p->weights + (int64_t)oc * K;
-    for (int32_t c = 0; c < n; c += 3, w += 3 * K) {
-      a.w0 = w;
-      a.w1 = c + 1 < n ? w + K : w;
-      a.w2 = c + 2 < n ? w + 2 * K : a.w1;
-      a.acc = acc + c;
-      dot2x3(&a);
+    if (rows == 0) {
+      const int32_t full = n / 3, rem = n - 3 * full;
+      a.acc = acc;
+      if (full > 0) {
+        a.w0 = w;
+        a.w1 = w + K;
+        a.w2 = w + 2 * K;
+        a.nblk = full;
+        dot2x3(&a); /* leaves a.acc at acc + 3 * full */
+        w += 3 * full * K;
+      }
+      if (rem > 0) { /* the last 1-2 channels, the last one repeated */
+        a.w0 = w;
+        a.w1 = rem > 1 ? w + K : w;
+        a.w2 = a.w1;
+        a.nblk = 1;
+        dot2x3(&a);
+      }
+    } else {
+      for (int32_t c = 0; c < n; c += 3, w += 3 * K) {
+        r.rows = rows;
+        r.nrows = p->k_h;
+        r.w0 = w;
+        r.w1 = c + 1 < n ? w + K : w;
+        r.w2 = c + 2 < n ? w + 2 * K : r.w1;
+        r.acc = acc + c;
+        dot2x3_rows(&r);
+      }
     }
     requant_group(p, oc, n, acc, o0, o1);
   }
+}
+
+/* Kernel rows of pixel (oy, ox) straight from the input when its receptive field and that of pixel
+ * (oy, ox + 1) (if two) lie inside it (the caller checked: no x_map, no horizontal dilation, k_h <=
+ * TC_MVE_MAX_KH): rows[ky] = the first byte of row ky. Returns 0 if im2col is needed. */
+#define TC_MVE_MAX_KH 16
+static int direct_rows(const tc_conv_params_t *p, const int8_t *in, int32_t oy, int32_t ox, int two,
+                       const int8_t **rows) {
+  const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+  if (x0 < 0 || x0 + (two ? p->stride_w : 0) + p->k_w > p->in_w || y0 < 0 ||
+      y0 + p->dil_h * (p->k_h - 1) >= p->in_h) {
+    return 0;
+  }
+  for (int32_t ky = 0; ky < p->k_h; ++ky) {
+    rows[ky] = src_row(p, in, y0 + p->dil_h * ky) + (int64_t)x0 * p->in_c;
+  }
+  return 1;
 }
 
 static void conv_mve(const tc_conv_params_t *p, const int8_t *in, int8_t *out, int32_t oy0, int32_t oy1) {
@@ -263,15 +396,35 @@ static void conv_mve(const tc_conv_params_t *p, const int8_t *in, int8_t *out, i
   const int32_t n_px = (oy1 - oy0) * p->out_w;
   int8_t *const b0 = p->scratch, *const b1 = p->scratch + k16;
   const int32_t rp = row_pitch(p), pp = px_pitch(p);
+  /* Reading the input directly costs ~16 instructions per kernel row and block of 3 channels (+ the
+   * rows' partial vectors); im2col ~3 per 16 bytes + ~25 per kernel row, per pixel, once for all
+   * channels: direct when that is cheaper (small out_c, e.g. the last layer's 3 channels). */
+  const int32_t run = p->k_w * p->in_c, blocks = (p->out_c + 2) / 3;
+  const int direct_ok =
+      p->x_map == 0 && p->dil_w == 1 && p->k_h <= TC_MVE_MAX_KH && 16 * blocks < 50 + 6 * ((run + 15) >> 4);
+  const int8_t *rows[TC_MVE_MAX_KH];
   int32_t oy = oy0, ox = 0;
   for (int32_t n = 0; n < n_px; n += 2) {
     int8_t *o0 = out_px(p, out, oy, ox, rp, pp), *o1 = 0;
+    const int two = n + 1 < n_px;
+    if (direct_ok && (!two || ox + 1 < p->out_w) && direct_rows(p, in, oy, ox, two, rows)) {
+      if (two) {
+        o1 = out_px(p, out, oy, ox + 1, rp, pp);
+      }
+      ox += two ? 2 : 1;
+      if (ox == p->out_w) {
+        ox = 0;
+        ++oy;
+      }
+      pair_dot(p, 0, 0, rows, p->stride_w * p->in_c, o0, o1);
+      continue;
+    }
     im2col_s8(p, in, oy, ox, b0, K);
     if (++ox == p->out_w) {
       ox = 0;
       ++oy;
     }
-    if (n + 1 < n_px) {
+    if (two) {
       o1 = out_px(p, out, oy, ox, rp, pp);
       im2col_s8(p, in, oy, ox, b1, K);
       if (++ox == p->out_w) {
@@ -279,7 +432,7 @@ static void conv_mve(const tc_conv_params_t *p, const int8_t *in, int8_t *out, i
         ++oy;
       }
     }
-    pair_dot(p, b0, o1 != 0 ? b1 : b0, o0, o1);
+    pair_dot(p, b0, o1 != 0 ? b1 : b0, 0, 0, o0, o1);
   }
 }
 
