@@ -399,15 +399,15 @@ static void conv_mve(const tc_conv_params_t *p, const int8_t *in, int8_t *out, i
   /* Reading the input directly costs ~16 instructions per kernel row and block of 3 channels (+ the
    * rows' partial vectors); im2col ~3 per 16 bytes + ~25 per kernel row, per pixel, once for all
    * channels: direct when that is cheaper (small out_c, e.g. the last layer's 3 channels). */
-  const int32_t run = p->k_w * p->in_c, blocks = (p->out_c + 2) / 3;
-  const int direct_ok =
-      p->x_map == 0 && p->dil_w == 1 && p->k_h <= TC_MVE_MAX_KH && 16 * blocks < 50 + 6 * ((run + 15) >> 4);
+  const int32_t run = p->k_w * p->in_c, blocks = (p->out_c + 2) / 3, d = p->stride_w * p->in_c;
+  const int rows_ok = p->x_map == 0 && p->dil_w == 1 && p->k_h <= TC_MVE_MAX_KH;
+  const int direct_ok = rows_ok && 16 * blocks < 50 + 6 * ((run + 15) >> 4);
   const int8_t *rows[TC_MVE_MAX_KH];
   int32_t oy = oy0, ox = 0;
   for (int32_t n = 0; n < n_px; n += 2) {
     int8_t *o0 = out_px(p, out, oy, ox, rp, pp), *o1 = 0;
     const int two = n + 1 < n_px;
-    if (direct_ok && (!two || ox + 1 < p->out_w) && direct_rows(p, in, oy, ox, two, rows)) {
+    if (rows_ok && (!two || ox + 1 < p->out_w) && direct_rows(p, in, oy, ox, two, rows)) {
       if (two) {
         o1 = out_px(p, out, oy, ox + 1, rp, pp);
       }
@@ -416,7 +416,17 @@ static void conv_mve(const tc_conv_params_t *p, const int8_t *in, int8_t *out, i
         ox = 0;
         ++oy;
       }
-      pair_dot(p, 0, 0, rows, p->stride_w * p->in_c, o0, o1);
+      if (direct_ok) {
+        pair_dot(p, 0, 0, rows, d, o0, o1);
+      } else { /* im2col of whole kernel rows, without the per-row checks of im2col_s8 */
+        for (int32_t ky = 0; ky < p->k_h; ++ky) {
+          copy_run(b0 + ky * run, rows[ky], run);
+          if (two) {
+            copy_run(b1 + ky * run, rows[ky] + d, run);
+          }
+        }
+        pair_dot(p, b0, two ? b1 : b0, 0, 0, o0, o1);
+      }
       continue;
     }
     im2col_s8(p, in, oy, ox, b0, K);
@@ -439,7 +449,8 @@ static void conv_mve(const tc_conv_params_t *p, const int8_t *in, int8_t *out, i
 int tc_conv_rows_fast(const tc_conv_params_t *p, const int8_t *in, int8_t *out, int32_t oy_begin,
                       int32_t oy_end) {
   const int32_t K = p->k_h * p->k_w * p->in_c;
-  if (p->scratch == 0 || p->bias_fold == 0 || p->scratch_bytes < 2 * ((K + 15) & ~15)) {
+  if (p->scratch == 0 || p->bias_fold == 0 || p->scratch_bytes < 2 * ((K + 15) & ~15) || p->k_h < 1 ||
+      K < 1) {
     return 0;
   }
   conv_mve(p, in, out, oy_begin, oy_end);
