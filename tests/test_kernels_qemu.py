@@ -65,8 +65,11 @@ SPECS: tuple[Spec, ...] = tuple(s for s in HOST_SPECS if s.name in SHARED) + (
     Spec("kq_c24_o3_k5_s2", (11, 13, 24), (L("conv", filters=3, kernel=5, strides=2, activation="relu"),)),
     Spec("kq_tconv_c24_o3_k5", (6, 7, 24), (L("convt", filters=3, kernel=5),)),
     Spec("kq_tconv_c9_o50_k3", (4, 5, 9), (L("convt", filters=50, kernel=3, activation="relu"),)),
+    # the im2col-free path by taps: horizontal dilation, fused upsampling (x_map, pixel pairs on one source column)
+    Spec("kq_c16_o3_k3_dil2", (9, 10, 16), (L("conv", filters=3, kernel=3, dilation=2, activation="relu"),)),
+    Spec("kq_up2x3_c10_o2_k3", (4, 3, 10), (L("up", size=(2, 3)), L("conv", filters=2, kernel=3))),
 )
-assert len(SPECS) == len(SHARED) + 12, "a shared spec was renamed in test_kernels.py"
+assert len(SPECS) == len(SHARED) + 14, "a shared spec was renamed in test_kernels.py"
 BOARDS = [("qemu_m4_kerneltest", "qemu_m4"), ("qemu_m55_kerneltest", "qemu_m55")]
 
 

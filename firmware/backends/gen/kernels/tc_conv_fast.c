@@ -2,12 +2,12 @@
  * output pixels x output channels, then TFLite's requantization arithmetic for each output.
  * Bit-exact with tc_conv2d_s8's reference loop (integer sums are exact; only the order changes).
  *
- *   Cortex-M55 (__ARM_FEATURE_MVE): pairs of output pixels; their receptive fields as int8 im2col
- *     (padding = the input zero point; WLSTP/LETP copies) or, when out_c is small and the field lies inside
- *     the input, read straight from the input rows; hand-written tail-predicated VMLADAVA loops over blocks
- *     of 2 pixels x 3 channels (12 instructions per 96 MACs); the input offset enters through bias_fold
- *     (= bias + in_offset * sum(weights), precomputed by codegen); requantization 4 channels at a time
- *     (VQRDMULH, VRSHL).
+ *   Cortex-M55 (__ARM_FEATURE_MVE): pairs of output pixels, their receptive fields as int8 im2col
+ *     (padding = the input zero point; WLSTP/LETP copies) or, when out_c is small and the fields lie inside
+ *     the input, read straight from it (kernel rows, or taps through x_map); hand-written tail-predicated
+ *     VMLADAVA loops over blocks of 2 pixels x 3 channels (12 instructions per 96 MACs); the input offset
+ *     enters through bias_fold (= bias + in_offset * sum(weights), precomputed by codegen);
+ *     requantization 4 channels at a time (VQRDMULH, VRSHL).
  *   Cortex-M4/M7 (__ARM_FEATURE_DSP): int16 im2col with the input offset added (padding = 0), each
  *     group of 4 values stored as (x0,x2),(x1,x3) so that the weights need only SXTB16 / SXTB16 ROR 8
  *     (which yield (w0,w2),(w1,w3)); 4 pixels x 1 channel, 2 SMLAD per 4 MACs.
@@ -224,17 +224,18 @@ __attribute__((naked, noinline)) static void dot2x3(__attribute__((unused)) dot_
       "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");
 }
 
-/* The same 2 x 3 block read straight from the input, without im2col: k_h kernel rows of `run` = k_w * in_c
- * contiguous bytes each, pixel 0's row ky at rows[ky], pixel 1's at rows[ky] + d; the weights of the kernel
- * rows are contiguous (OHWI), each row's loop overshoots them by wfix = round_up(run, 16) - run. ~16
- * instructions of row setup per kernel row; the caller resets rows and nrows before each call. */
+/* The same 2 x 3 block read straight from the input, without im2col: n runs of `run` contiguous bytes (whole
+ * kernel rows, run = k_w * in_c, or single taps, run = in_c), pixel 0's run i at pairs[2i] and pixel 1's at
+ * pairs[2i + 1]; the weights of consecutive runs are contiguous (OHWI), each run's loop overshoots them by
+ * wfix = round_up(run, 16) - run. ~12 instructions of setup per run; the caller resets pairs and n before
+ * each call. */
 typedef struct {
-  const int8_t *const *rows;  /* +0, advanced by the asm */
-  int32_t d;                  /* +4 */
+  const int8_t *const *pairs; /* +0, advanced by the asm */
+  int32_t unused;             /* +4 */
   const int8_t *w0, *w1, *w2; /* +8 */
   int32_t run;                /* +20 */
   int32_t *acc;               /* +24 */
-  int32_t nrows;              /* +28, counted down by the asm */
+  int32_t n;                  /* +28, counted down by the asm */
   int32_t wfix;               /* +32 */
 } rows_args_t;
 
@@ -250,10 +251,8 @@ __attribute__((naked, noinline)) static void dot2x3_rows(__attribute__((unused))
       "ldm r11, {r5, r7, r9}\n\t"
       "2:\n\t"
       "ldr r11, [r12, #0]\n\t"
-      "ldr r1, [r11], #4\n\t"
+      "ldrd r1, r3, [r11], #8\n\t"
       "str r11, [r12, #0]\n\t"
-      "ldr r3, [r12, #4]\n\t"
-      "add r3, r3, r1\n\t"
       "ldr r11, [r12, #20]\n\t"
       "dlstp.8 lr, r11\n\t"
       "1:\n\t"
@@ -318,11 +317,11 @@ static void requant_group(const tc_conv_params_t *p, int32_t oc, int32_t n, cons
 
 /* All output channels of one pixel pair (o1 = NULL: one pixel), groups of TC_MVE_G channels, blocks of 3
  * (the last block of a group repeats its last channel's weights; the extra sums land in unused slots).
- * Receptive fields: rows == NULL: im2col buffers x0 / x1 (K contiguous int8 each; x1 == x0 for a single
- * pixel); else read from the input, kernel row ky of pixel 0 at rows[ky] and of pixel 1 at rows[ky] + d. */
-static void pair_dot(const tc_conv_params_t *p, const int8_t *x0, const int8_t *x1, const int8_t *const *rows,
-                     int32_t d, int8_t *o0, int8_t *o1) {
-  const int32_t K = p->k_h * p->k_w * p->in_c, out_c = p->out_c, run = p->k_w * p->in_c;
+ * Receptive fields: pairs == NULL: im2col buffers x0 / x1 (K contiguous int8 each; x1 == x0 for a single
+ * pixel); else nrun runs of `run` bytes read from the input at pairs[] (see rows_args_t). */
+static void pair_dot(const tc_conv_params_t *p, const int8_t *x0, const int8_t *x1,
+                     const int8_t *const *pairs, int32_t nrun, int32_t run, int8_t *o0, int8_t *o1) {
+  const int32_t K = p->k_h * p->k_w * p->in_c, out_c = p->out_c;
   int32_t acc[2 * TC_MVE_G] __attribute__((aligned(8)));
   dot_args_t a;
   rows_args_t r;
@@ -330,7 +329,7 @@ static void pair_dot(const tc_conv_params_t *p, const int8_t *x0, const int8_t *
   a.x1 = x1;
   a.k = K;
   a.wadv = 3 * K - ((K + 15) & ~15);
-  r.d = d;
+  r.unused = 0;
   r.run = run;
   r.wfix = ((run + 15) & ~15) - run;
   for (int32_t oc = 0; oc < out_c; oc += TC_MVE_G) {
@@ -341,7 +340,7 @@ static void pair_dot(const tc_conv_params_t *p, const int8_t *x0, const int8_t *
       vstrwq_s32(acc + TC_MVE_G + c, b);
     }
     const int8_t *w = p->weights + (int64_t)oc * K;
-    if (rows == 0) {
+    if (pairs == 0) {
       const int32_t full = n / 3, rem = n - 3 * full;
       a.acc = acc;
       if (full > 0) {
@@ -361,8 +360,8 @@ static void pair_dot(const tc_conv_params_t *p, const int8_t *x0, const int8_t *
       }
     } else {
       for (int32_t c = 0; c < n; c += 3, w += 3 * K) {
-        r.rows = rows;
-        r.nrows = p->k_h;
+        r.pairs = pairs;
+        r.n = nrun;
         r.w0 = w;
         r.w1 = c + 1 < n ? w + K : w;
         r.w2 = c + 2 < n ? w + 2 * K : r.w1;
@@ -374,19 +373,37 @@ static void pair_dot(const tc_conv_params_t *p, const int8_t *x0, const int8_t *
   }
 }
 
-/* Kernel rows of pixel (oy, ox) straight from the input when its receptive field and that of pixel
- * (oy, ox + 1) (if two) lie inside it (the caller checked: no x_map, no horizontal dilation, k_h <=
- * TC_MVE_MAX_KH): rows[ky] = the first byte of row ky. Returns 0 if im2col is needed. */
-#define TC_MVE_MAX_KH 16
-static int direct_rows(const tc_conv_params_t *p, const int8_t *in, int32_t oy, int32_t ox, int two,
-                       const int8_t **rows) {
-  const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
-  if (x0 < 0 || x0 + (two ? p->stride_w : 0) + p->k_w > p->in_w || y0 < 0 ||
+/* The receptive fields of pixel (oy, ox) and (if two) (oy, ox + 1) as runs in the input when both lie
+ * inside it: whole kernel rows (taps == 0: no x_map, no horizontal dilation; n = k_h) or single taps
+ * (n = k_h * k_w, through x_map), pairs[2i] / pairs[2i + 1] = run i of pixel 0 / 1 (d = stride_w * in_c
+ * apart without x_map). Returns 0 if padding is involved (im2col then). */
+#define TC_MVE_MAX_RUNS 25
+static int direct_fields(const tc_conv_params_t *p, const int8_t *in, int32_t oy, int32_t ox, int two,
+                         int taps, const int8_t **pairs) {
+  const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w, c = p->in_c;
+  const int32_t s1 = two ? p->stride_w : 0;
+  if (x0 < 0 || x0 + s1 + p->dil_w * (p->k_w - 1) >= p->in_w || y0 < 0 ||
       y0 + p->dil_h * (p->k_h - 1) >= p->in_h) {
     return 0;
   }
+  if (!taps) {
+    const int32_t off0 = x0 * c, off1 = off0 + s1 * c;
+    for (int32_t ky = 0; ky < p->k_h; ++ky, pairs += 2) {
+      const int8_t *row = src_row(p, in, y0 + p->dil_h * ky);
+      pairs[0] = row + off0;
+      pairs[1] = row + off1;
+    }
+    return 1;
+  }
   for (int32_t ky = 0; ky < p->k_h; ++ky) {
-    rows[ky] = src_row(p, in, y0 + p->dil_h * ky) + (int64_t)x0 * p->in_c;
+    const int8_t *row = src_row(p, in, y0 + p->dil_h * ky);
+    for (int32_t kx = 0; kx < p->k_w; ++kx, pairs += 2) {
+      const int32_t ix = x0 + p->dil_w * kx;
+      const int32_t sx0 = p->x_map != 0 ? (int32_t)p->x_map[ix] : ix;
+      const int32_t sx1 = p->x_map != 0 ? (int32_t)p->x_map[ix + s1] : ix + s1;
+      pairs[0] = row + (int64_t)sx0 * c;
+      pairs[1] = row + (int64_t)sx1 * c;
+    }
   }
   return 1;
 }
@@ -396,18 +413,22 @@ static void conv_mve(const tc_conv_params_t *p, const int8_t *in, int8_t *out, i
   const int32_t n_px = (oy1 - oy0) * p->out_w;
   int8_t *const b0 = p->scratch, *const b1 = p->scratch + k16;
   const int32_t rp = row_pitch(p), pp = px_pitch(p);
-  /* Reading the input directly costs ~16 instructions per kernel row and block of 3 channels (+ the
-   * rows' partial vectors); im2col ~3 per 16 bytes + ~25 per kernel row, per pixel, once for all
-   * channels: direct when that is cheaper (small out_c, e.g. the last layer's 3 channels). */
-  const int32_t run = p->k_w * p->in_c, blocks = (p->out_c + 2) / 3, d = p->stride_w * p->in_c;
-  const int rows_ok = p->x_map == 0 && p->dil_w == 1 && p->k_h <= TC_MVE_MAX_KH;
-  const int direct_ok = rows_ok && 16 * blocks < 50 + 6 * ((run + 15) >> 4);
-  const int8_t *rows[TC_MVE_MAX_KH];
+  /* Reading the input directly costs per block of 3 channels ~12 instructions per run + its partial last
+   * vector; im2col costs per pixel ~3 per 16 bytes + ~8 per kernel row (~15 per tap through x_map), once
+   * for all channels: direct when cheaper (small out_c, e.g. the last layer's 3 channels). */
+  const int taps = p->x_map != 0 || p->dil_w != 1;
+  const int32_t nrun = taps ? p->k_h * p->k_w : p->k_h, run = taps ? p->in_c : p->k_w * p->in_c;
+  const int32_t blocks = (p->out_c + 2) / 3, r16 = (run + 15) >> 4;
+  const int32_t cost_direct = blocks * (nrun * (12 + 12 * r16) + 20);
+  const int32_t cost_im2col = 2 * nrun * ((taps ? 15 : 8) + 3 * r16) + blocks * (20 + 12 * (k16 >> 4));
+  const int fields_ok = nrun <= TC_MVE_MAX_RUNS && (!taps || cost_direct < cost_im2col);
+  const int direct_ok = cost_direct < cost_im2col;
+  const int8_t *pairs[2 * TC_MVE_MAX_RUNS];
   int32_t oy = oy0, ox = 0;
   for (int32_t n = 0; n < n_px; n += 2) {
     int8_t *o0 = out_px(p, out, oy, ox, rp, pp), *o1 = 0;
     const int two = n + 1 < n_px;
-    if (rows_ok && (!two || ox + 1 < p->out_w) && direct_rows(p, in, oy, ox, two, rows)) {
+    if (fields_ok && (!two || ox + 1 < p->out_w) && direct_fields(p, in, oy, ox, two, taps, pairs)) {
       if (two) {
         o1 = out_px(p, out, oy, ox + 1, rp, pp);
       }
@@ -417,15 +438,15 @@ static void conv_mve(const tc_conv_params_t *p, const int8_t *in, int8_t *out, i
         ++oy;
       }
       if (direct_ok) {
-        pair_dot(p, 0, 0, rows, d, o0, o1);
+        pair_dot(p, 0, 0, pairs, nrun, run, o0, o1);
       } else { /* im2col of whole kernel rows, without the per-row checks of im2col_s8 */
-        for (int32_t ky = 0; ky < p->k_h; ++ky) {
-          copy_run(b0 + ky * run, rows[ky], run);
+        for (int32_t i = 0; i < nrun; ++i) {
+          copy_run(b0 + i * run, pairs[2 * i], run);
           if (two) {
-            copy_run(b1 + ky * run, rows[ky] + d, run);
+            copy_run(b1 + i * run, pairs[2 * i + 1], run);
           }
         }
-        pair_dot(p, b0, two ? b1 : b0, 0, 0, o0, o1);
+        pair_dot(p, b0, two ? b1 : b0, 0, 0, 0, o0, o1);
       }
       continue;
     }
@@ -442,7 +463,7 @@ static void conv_mve(const tc_conv_params_t *p, const int8_t *in, int8_t *out, i
         ++oy;
       }
     }
-    pair_dot(p, b0, o1 != 0 ? b1 : b0, 0, 0, o0, o1);
+    pair_dot(p, b0, o1 != 0 ? b1 : b0, 0, 0, 0, o0, o1);
   }
 }
 
