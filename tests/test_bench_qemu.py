@@ -51,8 +51,9 @@ def images(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("images")
     a, _ = read_rgb(KODAK / "kodim01.png")
     b, _ = read_rgb(KODAK / "kodim23.png")
-    write_png(d / "a.png", a[200:328, 300:428])  # 2x2 tiles
-    write_png(d / "b.png", b[100:164, 200:328])  # 1x2 tiles
+    t = Bundle.load(BUNDLE).tile
+    write_png(d / "a.png", a[200 : 200 + 2 * t, 100 : 100 + 2 * t])  # 2x2 tiles
+    write_png(d / "b.png", b[100 : 100 + t, 200 : 200 + 2 * t])  # 1x2 tiles
     return d
 
 
@@ -111,7 +112,8 @@ def test_clean_run(clean, images) -> None:
         assert img["bpp"] == pytest.approx(8 * len(tcz) / (img["width"] * img["height"]))
         orig, _ = read_rgb(images / img["image"])
         dev_tiles = [
-            np.frombuffer(recs[f"q2/{img['image']}/{k}"][1], np.uint8).reshape(64, 64, 3) for k in range(img["tiles"])
+            np.frombuffer(recs[f"q2/{img['image']}/{k}"][1], np.uint8).reshape(codec.bundle.tile, codec.bundle.tile, 3)
+            for k in range(img["tiles"])
         ]
         assert np.array_equal(codec.decompress(tcz), tiling.join(dev_tiles, *orig.shape[:2]))
     q = r["qualities"][0]

@@ -98,7 +98,7 @@ def test_run_path_bit_exact(device, codec):
     assert enc.ticks > 0 and dec.ticks > 0 and not hasattr(enc, "ticks_ec")  # RUN times the model only
 
 
-@pytest.mark.parametrize("quality", [1, 2, 3, 4])
+@pytest.mark.parametrize("quality", Bundle.load(BUNDLE).qualities)
 def test_codec_on_device_bit_exact(device, quality, tmp_path):
     """ENCODE on the device == HostCodec.encode_tile; DECODE of the device's payload == decode_tile: a bench
     session with a sample of 2 tiles (`tinycodec bench --tiles 2`)."""
@@ -123,7 +123,7 @@ def test_codec_on_device_bit_exact(device, quality, tmp_path):
 
 def _tile(k: int = 0) -> np.ndarray:
     img, _ = read_rgb(sorted(KODAK.glob("*.png"))[k])
-    return np.ascontiguousarray(tiling.split(img, 64)[17], np.uint8)
+    return np.ascontiguousarray(tiling.split(img, Bundle.load(BUNDLE).tile)[17], np.uint8)
 
 
 def test_corrupted_payload_is_an_error_and_the_device_keeps_serving(device, codec):
