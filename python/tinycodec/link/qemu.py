@@ -25,6 +25,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -109,8 +110,10 @@ def check_elf(path: str | os.PathLike[str]) -> None:
 
 def _die_with_parent() -> Callable[[], None] | None:
     """A preexec_fn for Popen: the child gets SIGKILL when the thread that started it dies (Linux
-    PR_SET_PDEATHSIG), so even a SIGKILLed bench leaves no QEMU behind. None where prctl is unavailable."""
-    if not sys.platform.startswith("linux"):
+    PR_SET_PDEATHSIG), so even a SIGKILLed bench leaves no QEMU behind. None where prctl is unavailable, and
+    None off the main thread: the signal follows the *thread*, so a board started by a short-lived thread
+    would be killed when that thread ends (such boards rely on close() / the CLI's signal handlers)."""
+    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
         return None
     try:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
