@@ -11,17 +11,7 @@ from tinycodec.train import load_codec, train
 
 
 def test_train_few_steps_and_resume(tmp_path: Path):
-    cfg = TrainConfig(
-        data_dir=DEFAULT_DATA,
-        run_dir=tmp_path / "run",
-        steps=3,
-        batch=2,
-        crop=64,
-        val_every=3,
-        ckpt_every=3,
-        val_images=2,
-        train_limit=8,
-    )
+    cfg = _tiny(tmp_path, steps=3, val_every=3, ckpt_every=3)
     run = train(ModelConfig(), cfg, log=lambda *_: None)
     rows = list(csv.DictReader(open(run / "log.csv")))
     vals = [r for r in rows if r["kind"] == "val"]
