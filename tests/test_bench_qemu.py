@@ -124,7 +124,9 @@ def test_clean_run(clean, images) -> None:
 
 
 def test_faulty_link_same_results(board, images, clean, tmp_path, capsys) -> None:
-    with FaultProxy(("127.0.0.1", board.port), drop=1e-5, flip=1e-5, dup=1e-5, delay_ms=3, seed=3) as px:
+    # per-byte fault rates scaled so a tile's exchange (2 x tile² x 3 bytes) is hit ~1 time in 5 at any tile size
+    p = 1e-5 * (64 / Bundle.load(BUNDLE).tile) ** 2
+    with FaultProxy(("127.0.0.1", board.port), drop=p, flip=p, dup=p, delay_ms=3, seed=3) as px:
         code, out, _ = _bench(capsys, *_run([px.url], images, tmp_path))
         counts = px.counts
     assert code == 0, out

@@ -118,7 +118,7 @@ def test_summary_of_a_tile_sample(tmp_path: Path) -> None:
     assert lat["ec"]["per_tile_ticks"]["min"] == 5 and lat["ed"]["per_tile_ticks"]["max"] == 8
     assert lat["enc"]["per_tile_ticks"]["mean"] == 100
     assert q["images"] == 0 and q["bpp"] is None and not s["images"]  # a sample makes no whole image / .tcz
-    assert q["sample"] == {"tiles": 2, "payload_bpp": 500 * 8 / 64**2, "psnr": 25.0}
+    assert q["sample"] == {"tiles": 2, "payload_bpp": 500 * 8 / sess.bundle.tile**2, "psnr": 25.0}
     text = format_summary(s)
     assert "entropy coding" in text and "entropy decoding" in text and "payload 1, recon 0" in text
     assert "sample of 2 tiles" in text
