@@ -170,11 +170,19 @@ def test_manifest_bundle(tmp_path: Path) -> None:
     bundle = tmp_path / "bundle"
     bundle.mkdir()
     entries, blobs = [], []
-    for name, spec in (("enc_q1", CODEC_LIKE), ("dec_q1", INPLACE)):
+    for name, role, spec in (("enc_q1", "encoder", CODEC_LIKE), ("dec_q1", "decoder", INPLACE)):
         data = convert(spec)
         (bundle / f"{name}.tflite").write_bytes(data)
         blobs.append(data)
-        entries.append({"name": name, "file": f"{name}.tflite", "sha256": hashlib.sha256(data).hexdigest()})
+        entries.append(
+            {
+                "name": name,
+                "role": role,
+                "quality": 1,
+                "file": f"{name}.tflite",
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
+        )
     man = {
         "format": "tinycodec-manifest",
         "version": 1,
@@ -190,6 +198,9 @@ def test_manifest_bundle(tmp_path: Path) -> None:
     assert [m.name for m in hm.models] == ["enc_q1", "dec_q1"]
     assert hm.ram_bytes == rep.ram_bytes and hm.backend_name == "gen"
     assert hm.models[0].input_hwc == (64, 64, 3) and hm.models[1].output_hwc == (8, 8, 3)
+    # the manifest's role and quality reach the firmware's model table (tc_codec.c looks models up by them)
+    assert [(m.role, m.quality) for m in hm.models] == [("encoder", 1), ("decoder", 1)]
+    assert "TC_ROLE_ENCODER, 1}" in (tmp_path / "out" / "tc_model_data.c").read_text()
     man["model_hash"] = "00" * 32
     (bundle / "manifest.json").write_text(json.dumps(man))
     with pytest.raises(CodegenError, match="model_hash"):

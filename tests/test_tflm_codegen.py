@@ -72,10 +72,13 @@ def test_model_table_hash_and_arena(out):
     assert report.model_hash == MANIFEST["model_hash"]
     hx = re.search(r"tc_tflm_model_hash\[32\] = \{(.*?)\};", cc).group(1)
     assert bytes(int(x, 16) for x in re.findall(r"0x([0-9a-f]{2})", hx)).hex() == MANIFEST["model_hash"]
-    rows = re.findall(r'\{"(\w+)", (\d+)u, (\d+)u, (\d+), (\d+), (\d+), (\d+), (\d+), (\d+)\}', cc)
+    rows = re.findall(
+        r'\{"(\w+)", (\d+)u, (\d+)u, (\d+), (\d+), (\d+), (\d+), (\d+), (\d+), TC_ROLE_(\w+), (\d+)\}', cc
+    )
     assert [r[0] for r in rows] == [m["name"] for m in MANIFEST["models"]]
     for r, m in zip(rows, MANIFEST["models"]):
-        ih, iw, ic, oh, ow, oc = (int(x) for x in r[3:])
+        ih, iw, ic, oh, ow, oc = (int(x) for x in r[3:9])
+        assert (r[9].lower(), int(r[10])) == (m["role"], m["quality"])
         assert [1, ih, iw, ic] == m["input"]["shape"] and [1, oh, ow, oc] == m["output"]["shape"]
         assert int(r[1]) == ih * iw * ic and int(r[2]) == oh * ow * oc
     measured = max(m["tflm_arena_bytes"] for m in MANIFEST["models"])

@@ -9,10 +9,16 @@
 extern "C" {
 #endif
 
+/* A model's role in the codec, from the bundle manifest (codegen writes it; TC_ROLE_NONE for a model that
+ * is not part of the codec, e.g. a bare .tflite or the TEST-ONLY backend's models). */
+enum { TC_ROLE_NONE = 0, TC_ROLE_ENCODER = 1, TC_ROLE_DECODER = 2 };
+
 typedef struct {
-  const char *name;                   /* "enc_q1", ... */
+  const char *name;                   /* "enc_q1", ...: shown by INFO only, never parsed */
   uint32_t input_bytes, output_bytes; /* int8 elements */
   uint16_t in_h, in_w, in_c, out_h, out_w, out_c;
+  uint8_t role;    /* TC_ROLE_* */
+  uint8_t quality; /* 1..255 for a codec model, 0 otherwise */
 } tc_model_desc_t;
 
 typedef struct {

@@ -26,27 +26,10 @@ int tc_codec_available(void) { return 1; }
 int tc_codec_n_qualities(void) { return TC_ENTROPY_N_TABLES; }
 int tc_codec_quality(int i) { return (i >= 0 && i < TC_ENTROPY_N_TABLES) ? tc_entropy_qualities[i] : -1; }
 
-/* "enc_q" / "dec_q" + decimal q, without printf */
-static int name_is(const char *name, const char *prefix, int q) {
-  if (name == NULL) return 0;
-  while (*prefix) {
-    if (*name++ != *prefix++) return 0;
-  }
-  char digits[4];
-  int n = 0;
-  do {
-    digits[n++] = (char)('0' + q % 10);
-    q /= 10;
-  } while (q > 0 && n < 3);
-  while (n > 0) {
-    if (*name++ != digits[--n]) return 0;
-  }
-  return *name == '\0';
-}
-
-static int find_model(const char *prefix, int q) {
+/* The backend's model with this role and quality (from the manifest, written by codegen), or -1. */
+static int find_model(uint8_t role, int q) {
   for (int i = 0; i < tc_backend.n_models; i++) {
-    if (name_is(tc_backend.models[i].name, prefix, q)) return i;
+    if (tc_backend.models[i].role == role && tc_backend.models[i].quality == q) return i;
   }
   return -1;
 }
@@ -57,9 +40,9 @@ int tc_codec_lookup(int q, tc_codec_q_t *out, const char **why) {
     *why = "no entropy tables for this quality";
     return -1;
   }
-  const int e = find_model("enc_q", q), d = find_model("dec_q", q);
+  const int e = find_model(TC_ROLE_ENCODER, q), d = find_model(TC_ROLE_DECODER, q);
   if (e < 0 || d < 0) {
-    *why = "the backend has no enc_q<N>/dec_q<N> model for this quality";
+    *why = "the backend has no encoder/decoder model for this quality";
     return -1;
   }
   const tc_model_desc_t *me = &tc_backend.models[e], *md = &tc_backend.models[d];

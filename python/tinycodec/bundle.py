@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from .entropy_tables import EntropyTables
 from .errors import TinycodecError
+from .manifest import Manifest, ManifestError
 
 
 class BundleError(TinycodecError):
@@ -28,7 +27,7 @@ class ModelEntry:
 @dataclass(frozen=True)
 class Bundle:
     path: Path
-    manifest: dict
+    manifest: Manifest  # read by key too: bundle.manifest["model_hash"]
     models: tuple[ModelEntry, ...]
     tables: dict[int, EntropyTables]
 
@@ -56,38 +55,27 @@ class Bundle:
 
     @staticmethod
     def load(path: Path) -> Bundle:
-        path = Path(path)
-        mf = path / "manifest.json" if path.is_dir() else path
-        if not mf.is_file():
-            raise BundleError(
-                f"{mf}: model manifest not found (run `tinycodec export` or use the shipped bundle in models/)"
-            )
+        """A bundle folder (or its manifest.json): the manifest, its model files (SHA-256 and model hash checked)
+        and its entropy tables. BundleError (one line) if anything is missing or inconsistent."""
         try:
-            manifest = json.loads(mf.read_text())
-        except json.JSONDecodeError as e:
-            raise BundleError(f"{mf}: not valid JSON ({e.msg})") from None
-        if manifest.get("format") != "tinycodec-manifest" or manifest.get("version") != 1:
-            raise BundleError(f"{mf}: not a tinycodec manifest of version 1")
-        models, h = [], hashlib.sha256()
-        for m in manifest["models"]:
-            f = mf.parent / m["file"]
-            if not f.is_file():
-                raise BundleError(f"{f}: model file listed in the manifest is missing")
-            data = f.read_bytes()
-            if hashlib.sha256(data).hexdigest() != m["sha256"]:
-                raise BundleError(f"{f}: SHA-256 differs from the manifest (file changed after export)")
-            h.update(data)
-            models.append(
-                ModelEntry(
-                    m["name"],
-                    m["role"],
-                    int(m["quality"]),
-                    data,
-                    tuple(m["input"]["shape"]),
-                    tuple(m["output"]["shape"]),
-                )
+            manifest = Manifest.load(path)
+            folder = Path(manifest.where).parent
+            datas = manifest.read_models(folder)
+        except ManifestError as e:
+            raise BundleError(str(e)) from None
+        if not manifest.entropy:
+            raise BundleError(f"{manifest.where}: no 'entropy' section (entropy tables)")
+        if any(m.input is None or m.output is None for m in manifest.models):
+            raise BundleError(f"{manifest.where}: every model needs its input and output shapes")
+        models = tuple(
+            ModelEntry(
+                m.name,
+                m.role,
+                m.quality,
+                data,
+                m.input.shape,  # type: ignore[union-attr]
+                m.output.shape,  # type: ignore[union-attr]
             )
-        if h.hexdigest() != manifest["model_hash"]:
-            raise BundleError(f"{mf}: model_hash does not match the model files")
-        tables = {int(k[1:]): EntropyTables.from_json(v) for k, v in manifest["entropy"].items()}
-        return Bundle(mf.parent, manifest, tuple(models), tables)
+            for m, data in zip(manifest.models, datas)
+        )
+        return Bundle(folder, manifest, models, dict(manifest.entropy))

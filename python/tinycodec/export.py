@@ -8,7 +8,6 @@ was trained on.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from tqdm import tqdm
 from .config import ExportConfig, ModelConfig
 from .data import load_folder
 from .entropy_tables import tables_from_cdf
+from .manifest import Manifest
 from .model import build_decoder, build_encoder, macs_per_pixel
 from .oracle import TflmModel, tflm_arena_bytes
 from .safeio import atomic_write
@@ -166,7 +166,7 @@ def _describe(data: bytes, name: str, role: str, quality: int, params: int, kmac
 
 def export_bundle(
     run_dir: Path, out_dir: Path, data_dir: Path, ecfg: ExportConfig = ExportConfig(), which: str = "best"
-) -> dict:
+) -> Manifest:
     from .train import load_codec, training_time
 
     codec, mcfg, step = load_codec(run_dir, which)
@@ -203,7 +203,7 @@ def export_bundle(
     h = hashlib.sha256()
     for m in models:
         h.update((out_dir / m.file).read_bytes())
-    manifest = {
+    fields = {
         "format": "tinycodec-manifest",
         "version": 1,
         "name": mcfg.name,
@@ -220,5 +220,6 @@ def export_bundle(
         "model_hash": h.hexdigest(),
         "entropy": entropy,
     }
-    atomic_write(out_dir / "manifest.json", json.dumps(manifest, indent=1) + "\n")  # last: names the files' hashes
+    manifest = Manifest.from_dict(fields, str(out_dir / "manifest.json"))  # typed and validated
+    manifest.save(out_dir / "manifest.json")  # last: names the files' hashes
     return manifest

@@ -7,8 +7,8 @@
 #include "tc_backend.h"
 
 static const tc_model_desc_t k_models[] = {
-    {"negate", 64 * 64 * 3, 64 * 64 * 3, 64, 64, 3, 64, 64, 3},
-    {"sum4", 4 * 4 * 4, 4, 4, 4, 4, 1, 1, 4},
+    {"negate", 64 * 64 * 3, 64 * 64 * 3, 64, 64, 3, 64, 64, 3, TC_ROLE_NONE, 0},
+    {"sum4", 4 * 4 * 4, 4, 4, 4, 4, 1, 1, 4, TC_ROLE_NONE, 0},
 };
 
 static const uint8_t k_hash[32] = {'t', 'e', 's', 't', 'o', 'n', 'l', 'y'};

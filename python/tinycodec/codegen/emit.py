@@ -26,6 +26,16 @@ class ModelUnit:
     graph: Graph
     steps: tuple[Step, ...]
     plan: MemoryPlan
+    role: str = ""  # "encoder" / "decoder" ("" unknown: a bare .tflite)
+    quality: int = 0  # 0 unknown
+
+
+C_ROLES = {"": "TC_ROLE_NONE", "encoder": "TC_ROLE_ENCODER", "decoder": "TC_ROLE_DECODER"}
+
+
+def c_role(role: str) -> str:
+    """The tc_backend.h enum constant of a manifest role ("" = none: a bare .tflite)."""
+    return C_ROLES[role]
 
 
 def c_ident(name: str, taken: set[str]) -> str:
@@ -247,7 +257,10 @@ def emit_data_c(units: tuple[ModelUnit, ...], model_hash: bytes, arena_bytes: in
         ti, to = u.graph.tensors[u.graph.inputs[0]], u.graph.tensors[u.graph.outputs[0]]
         ih, iw, ic = shape_hwc(ti.shape)
         oh, ow, oc = shape_hwc(to.shape)
-        descs.append(f'    {{"{u.name}", {ti.numel}u, {to.numel}u, {ih}, {iw}, {ic}, {oh}, {ow}, {oc}}},')
+        descs.append(
+            f'    {{"{u.name}", {ti.numel}u, {to.numel}u, {ih}, {iw}, {ic}, {oh}, {ow}, {oc}, '
+            f"{c_role(u.role)}, {u.quality}}},"
+        )
     cases = []
     for u in units:
         ti, to = u.graph.tensors[u.graph.inputs[0]], u.graph.tensors[u.graph.outputs[0]]

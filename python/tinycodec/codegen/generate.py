@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..manifest import Manifest, ManifestError
 from ..safeio import atomic_write
 from .emit import (
     ModelUnit,
@@ -30,6 +30,8 @@ class ModelSource:
     name: str
     file: str
     data: bytes
+    role: str = ""  # "encoder" / "decoder" from the manifest; "" for a bare .tflite
+    quality: int = 0  # 1..255 from the manifest; 0 for a bare .tflite
 
 
 @dataclass(frozen=True)
@@ -94,25 +96,13 @@ def load_sources(src: str | Path | Sequence[str | Path]) -> tuple[ModelSource, .
 
 def _load_manifest(path: Path) -> tuple[ModelSource, ...]:
     try:
-        man = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
+        man = Manifest.load(path)
+        datas = man.read_models(path.parent)
+    except ManifestError as e:
+        raise CodegenError(str(e)) from None
+    except OSError as e:
         raise CodegenError(f"cannot read manifest {path}: {e}") from e
-    if man.get("format") != "tinycodec-manifest":
-        raise CodegenError(f"{path}: not a tinycodec manifest (format={man.get('format')!r})")
-    models = man.get("models") or []
-    if not models:
-        raise CodegenError(f"{path}: no models listed")
-    out = []
-    for m in models:
-        f = path.parent / m["file"]
-        data = f.read_bytes()
-        if m.get("sha256") and m["sha256"] != hashlib.sha256(data).hexdigest():
-            raise CodegenError(f"model {m['name']}: {f.name} does not match its sha256 in the manifest")
-        out.append(ModelSource(str(m["name"]), f.name, data))
-    want = man.get("model_hash")
-    if want and want != model_hash(out).hex():
-        raise CodegenError(f"{path}: model_hash does not match the concatenated .tflite files")
-    return tuple(out)
+    return tuple(ModelSource(m.name, m.file, d, m.role, m.quality) for m, d in zip(man.models, datas))
 
 
 def model_hash(sources: Sequence[ModelSource]) -> bytes:
@@ -137,7 +127,18 @@ def build_units(sources: Sequence[ModelSource], fuse: bool = True, band: bool = 
             steps = band_steps(g, steps)
         plan = plan_memory(g, steps)
         units.append(
-            ModelUnit(i, s.name, c_ident(s.name, taken), s.file, hashlib.sha256(s.data).hexdigest(), g, steps, plan)
+            ModelUnit(
+                i,
+                s.name,
+                c_ident(s.name, taken),
+                s.file,
+                hashlib.sha256(s.data).hexdigest(),
+                g,
+                steps,
+                plan,
+                s.role,
+                s.quality,
+            )
         )
     return tuple(units)
 

@@ -32,11 +32,18 @@ SANITIZE = (
 
 
 class _Desc(ctypes.Structure):
-    _fields_ = [
-        ("name", ctypes.c_char_p),
-        ("input_bytes", ctypes.c_uint32),
-        ("output_bytes", ctypes.c_uint32),
-    ] + [(f, ctypes.c_uint16) for f in ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c")]
+    _fields_ = (
+        [
+            ("name", ctypes.c_char_p),
+            ("input_bytes", ctypes.c_uint32),
+            ("output_bytes", ctypes.c_uint32),
+        ]
+        + [(f, ctypes.c_uint16) for f in ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c")]
+        + [
+            ("role", ctypes.c_uint8),  # TC_ROLE_* of tc_backend.h
+            ("quality", ctypes.c_uint8),
+        ]
+    )
 
 
 class _Backend(ctypes.Structure):
@@ -109,6 +116,11 @@ class ModelInfo:
     output_bytes: int
     input_hwc: tuple[int, int, int]
     output_hwc: tuple[int, int, int]
+    role: str = ""  # "encoder" / "decoder" ("" none)
+    quality: int = 0
+
+
+ROLES = {0: "", 1: "encoder", 2: "decoder"}  # TC_ROLE_* of tc_backend.h
 
 
 class HostModel:
@@ -131,6 +143,8 @@ class HostModel:
                 d.output_bytes,
                 (d.in_h, d.in_w, d.in_c),
                 (d.out_h, d.out_w, d.out_c),
+                ROLES.get(d.role, "?"),
+                d.quality,
             )
             for d in (be.models[i] for i in range(be.n_models))
         )

@@ -12,11 +12,11 @@ Output is deterministic (same manifest -> same bytes). Imports no TensorFlow.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..entropy_tables import EntropyTables
+from ..manifest import Manifest, ManifestError
 from ..safeio import atomic_write
 from .errors import CodegenError
 
@@ -41,28 +41,16 @@ class TablesReport:
         )
 
 
-def _load(manifest_path: str | Path) -> tuple[dict, dict[int, EntropyTables]]:
-    p = Path(manifest_path)
-    mf = p / "manifest.json" if p.is_dir() else p
+def _load(manifest_path: str | Path) -> tuple[Manifest, dict[int, EntropyTables]]:
     try:
-        manifest = json.loads(mf.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise CodegenError(f"{mf}: cannot read the manifest ({e})") from None
-    section = manifest.get("entropy") if isinstance(manifest, dict) else None
-    if not isinstance(section, dict) or not section:
-        raise CodegenError(f"{mf}: no 'entropy' section (entropy tables)")
-    tables = {}
-    for key, val in section.items():
-        if not (key.startswith("q") and key[1:].isdigit()):
-            raise CodegenError(f"{mf}: entropy key {key!r} is not of the form q<N>")
-        try:
-            tables[int(key[1:])] = EntropyTables.from_json(val)  # validates (freqs >= 1, sum, int8 support)
-        except (ValueError, KeyError, TypeError) as e:
-            raise CodegenError(f"{mf}: entropy tables of {key} are invalid ({e})") from None
-    for q, t in tables.items():
-        if not 0 <= q <= 255 or not 1 <= len(t.channels) <= 65535:
-            raise CodegenError(f"{mf}: quality {q} or its channel count is out of range")
-    return manifest, dict(sorted(tables.items()))
+        manifest = Manifest.load(manifest_path)  # validates the tables (freqs >= 1, sum, int8 support, ranges)
+    except ManifestError as e:
+        raise CodegenError(str(e)) from None
+    except OSError as e:
+        raise CodegenError(f"{manifest_path}: cannot read the manifest ({e})") from None
+    if not manifest.entropy:
+        raise CodegenError(f"{manifest.where}: no 'entropy' section (entropy tables)")
+    return manifest, dict(sorted(manifest.entropy.items()))
 
 
 def compact_channel(freqs: list[int] | tuple[int, ...]) -> tuple[int, int, list[int]]:
@@ -97,8 +85,7 @@ def _wrap(values: list[int], indent: str = "    ", width: int = 110) -> str:
 def render_tables(manifest_path: str | Path) -> tuple[dict[str, str], TablesReport]:
     """File name -> text, and a report (nothing is written)."""
     manifest, tables = _load(manifest_path)
-    model_hash = str(manifest.get("model_hash", ""))
-    name = str(manifest.get("name", "?"))
+    model_hash, name = manifest.model_hash, manifest.name
     model_id = bytes.fromhex(model_hash)[:8] if len(model_hash) >= 16 else b"\0" * 8
     banner = (
         "/* {what}\n"

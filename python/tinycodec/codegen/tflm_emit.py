@@ -9,13 +9,13 @@ table, and an op resolver registering exactly the builtin ops the models use.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..manifest import Manifest, ManifestError
 from ..safeio import atomic_write
-from .emit import c_ident
+from .emit import c_ident, c_role
 from .errors import CodegenError
 from .generate import ModelSource, load_sources, model_hash
 from .reader import read_tflite
@@ -73,6 +73,8 @@ class TflmModel:
     ops: tuple[str, ...]  # distinct builtin ops, first-use order
     input_shape: tuple[int, ...]
     output_shape: tuple[int, ...]
+    role: str = ""  # "encoder" / "decoder" ("" unknown: a bare .tflite)
+    quality: int = 0  # 0 unknown
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,8 @@ def describe(sources: Sequence[ModelSource]) -> tuple[TflmModel, ...]:
                 tuple(ops),
                 ti.shape,
                 to.shape,
+                s.role,
+                s.quality,
             )
         )
     return tuple(out)
@@ -189,7 +193,10 @@ def render_tflm(sources: Sequence[ModelSource], measured_arena: int) -> tuple[di
     for m in models:
         ih, iw, ic = _nhwc(m.input_shape, "input", m.name)
         oh, ow, oc = _nhwc(m.output_shape, "output", m.name)
-        c.append(f'    {{"{m.name}", {ih * iw * ic}u, {oh * ow * oc}u, {ih}, {iw}, {ic}, {oh}, {ow}, {oc}}},')
+        c.append(
+            f'    {{"{m.name}", {ih * iw * ic}u, {oh * ow * oc}u, {ih}, {iw}, {ic}, {oh}, {ow}, {oc}, '
+            f"{c_role(m.role)}, {m.quality}}},"
+        )
     c += ["};", ""]
     by_name = {s.name: s for s in sources}
     for m in models:
@@ -224,8 +231,11 @@ def _measured_arena(src: str | Path | Sequence[str | Path], override: int | None
         if p.is_dir():
             p = p / "manifest.json"
         if p.suffix == ".json":
-            man = json.loads(p.read_text())
-            sizes = [m.get("tflm_arena_bytes") for m in man.get("models", [])]
+            try:
+                man = Manifest.load(p)
+            except ManifestError as e:
+                raise CodegenError(str(e)) from None
+            sizes = [m.tflm_arena_bytes for m in man.models]
             if sizes and all(isinstance(s, int) and s > 0 for s in sizes):
                 return max(sizes)
             raise CodegenError(f"{p}: every model needs 'tflm_arena_bytes' (or pass --tflm-arena-bytes)")
