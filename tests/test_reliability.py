@@ -171,7 +171,12 @@ def test_sigterm_at_random_points_during_decompress(tmp_path: Path) -> None:
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(float(rng.uniform(0.3, 1.5)))
+        # a random moment of the work: after start-up (the output folder is made once the CLI runs; a loaded
+        # machine can take seconds to import), not a fixed delay from the fork
+        deadline = time.monotonic() + 60
+        while not dst.exists() and p.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(float(rng.uniform(0.0, 1.0)))
         p.send_signal(signal.SIGTERM)
         _, err = p.communicate(timeout=60)
         codes.append(p.returncode)

@@ -8,7 +8,9 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -123,6 +125,32 @@ class _Log:
 
     def close(self) -> None:
         self.fh.close()
+
+
+class _StopOnSignal:
+    """SIGTERM / SIGINT / SIGHUP end the run after the current step with a checkpoint, a last validation and the
+    segment row (a background job has SIGINT ignored, so Ctrl-C alone is not enough); main thread only."""
+
+    SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, n))
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.old = {}
+        if threading.current_thread() is threading.main_thread():
+            for s in self.SIGNALS:
+                self.old[s] = signal.signal(s, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        self.signum = signum
+
+    def restore(self) -> None:
+        for s, h in self.old.items():
+            signal.signal(s, h)
+
+
+def _now() -> float:
+    """The trainer's wall clock (one function, so tests can replace it)."""
+    return time.time()
 
 
 def _set_threads(n: int | None) -> int:
@@ -274,15 +302,19 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, resume: bool = False, log=print,
             logf.row(step=step, kind="val", level=r["level"], loss=score, bpp=r["bpp"], psnr=r["psnr"], wall_s=wall())
         bar.write(f"step {step} val{' (EMA)' if tcfg.ema else ''} {desc}")
 
-    t0, run_avg = time.time(), None
-    wall = lambda: round(time.time() - t0, 1)  # noqa: E731
+    t0, run_avg = _now(), None
+    wall = lambda: round(_now() - t0, 1)  # noqa: E731
     px_per_step = tcfg.batch * tcfg.crop * tcfg.crop
     step = start
+    stop = _StopOnSignal()
     try:
         while True:
+            if stop.signum is not None:
+                bar.write(f"signal {stop.signum}: stopping with a checkpoint")
+                break
             if budget is None and step >= tcfg.steps:
                 break
-            elapsed = time.time() - t0
+            elapsed = _now() - t0
             if budget is not None and elapsed >= budget:
                 break
             late = (
@@ -303,7 +335,7 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, resume: bool = False, log=print,
             psnr = 10 * np.log10(255.0**2 / max(mse, 1e-10))
             new = (loss, bpp, psnr)
             run_avg = new if run_avg is None else tuple(0.98 * a + 0.02 * b for a, b in zip(run_avg, new))
-            ips = (step - start) * tcfg.batch / max(time.time() - t0, 1e-9)
+            ips = (step - start) * tcfg.batch / max(_now() - t0, 1e-9)
             bar.set_postfix(
                 loss=f"{run_avg[0]:.3f}",
                 bpp=f"{run_avg[1]:.3f}",
@@ -334,11 +366,12 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, resume: bool = False, log=print,
     except KeyboardInterrupt:
         bar.write("interrupted: saving a checkpoint")
     finally:
+        stop.restore()
         if step > start:
             if step % tcfg.val_every:
                 validate(step)
             manager.save(checkpoint_number=step)
-            seg = time.time() - t0
+            seg = _now() - t0
             logf.row(
                 step=step,
                 kind="segment",
