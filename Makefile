@@ -5,14 +5,14 @@ PY := $(VENV)/bin/python
 TC := $(VENV)/bin/tinycodec
 PIO := $(VENV)/bin/pio
 BOARD ?= qemu
-MODEL ?= models/tc-small
+MODEL ?= models/tc-v2
 PRESET ?= tc-v2
 HOURS ?= 2
 QUALITY ?= 2
 IMAGES ?= 1
 PORT ?=
 PYTEST_ARGS ?=
-QAT_STEPS ?= 400
+QAT_STEPS ?= 0
 
 # BOARD -> PlatformIO env: the board table (python -m tinycodec.link.boards prints it; real boards: docs/boards.md,
 # they need internet on the first build and upload over USB)
