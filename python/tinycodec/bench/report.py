@@ -309,7 +309,8 @@ def render(result: dict, out: Path, sess: Session) -> str:
     if t.get("tiles_per_s"):
         parts.append(
             f"<p>This run: {t['this_run_tiles']} tiles in {t['this_run_wall_s']:.1f} s = {t['tiles_per_s']:.2f} "
-            f"tiles/s over {len(result['boards'])} board(s). Full Kodak at one quality (2304 tiles) on one board at "
+            f"tiles/s over {len(result['boards'])} board(s). Full Kodak at one quality ({t.get('kodak_tiles', 2304)} "
+            "tiles) on one board at "
             f"the "
             f"measured time per tile: ~{t['kodak_eta_s_per_quality_one_board'] / 60:.0f} min.</p>"
         )
