@@ -52,8 +52,8 @@ bench: ## run the host benchmark against PORT (e.g. PORT=socket://127.0.0.1:4321
 	@test -n "$(PORT)" || { echo "make bench: set PORT=<pyserial URL>, e.g. the one 'make flash' printed"; exit 2; }
 	$(TC) bench --port $(PORT) --model $(MODEL) --quality $(QUALITY) --limit $(IMAGES)
 
-train: setup ## train (or resume) $(PRESET) in checkpoints/$(PRESET) for HOURS of wall clock (last 15 % at lr/10)
-	$(TC) train --preset $(PRESET) --hours $(HOURS) --resume
+train: setup ## train $(PRESET) for HOURS of wall clock (last 15 % at lr/10), continuing its pre-decay state if any
+	$(TC) train --preset $(PRESET) --hours $(HOURS) $$(test -d checkpoints/$(PRESET)/ckpt_predecay && echo --from-predecay || echo --resume)
 
 bench-train: setup ## how fast $(PRESET) trains here: px/s, ms per step, threads -> runs/bench-train/$(PRESET).json
 	$(TC) train --preset $(PRESET) --bench 100 --json runs/bench-train/$(PRESET).json
