@@ -172,6 +172,22 @@ static void im2col_s8(const tc_conv_params_t *p, const int8_t *in, int32_t oy, i
 _Static_assert(TC_MVE_G_BYTES == 4 * TC_MVE_G && TC_MVE_G % 3 == 0, "asm offsets");
 #define TC_STR_(x) #x
 #define TC_STR(x) TC_STR_(x)
+/* The tail-predicated 2-pixel x 3-channel dot loop (r1/r3: the pixels' im2col rows, r5/r7/r9: the channels'
+ * weights; accumulators r0/r2/r4 for pixel 0, r6/r8/r10 for pixel 1; lr: the DLSTP count set before it). */
+#define TC_MVE_DOT_2X3_LOOP     \
+  "1:\n\t"                      \
+  "vldrb.8 q0, [r1], #16\n\t"   \
+  "vldrb.8 q1, [r3], #16\n\t"   \
+  "vldrb.8 q2, [r5], #16\n\t"   \
+  "vmladava.s8 r0, q0, q2\n\t"  \
+  "vmladava.s8 r6, q1, q2\n\t"  \
+  "vldrb.8 q3, [r7], #16\n\t"   \
+  "vmladava.s8 r2, q0, q3\n\t"  \
+  "vmladava.s8 r8, q1, q3\n\t"  \
+  "vldrb.8 q2, [r9], #16\n\t"   \
+  "vmladava.s8 r4, q0, q2\n\t"  \
+  "vmladava.s8 r10, q1, q2\n\t" \
+  "letp lr, 1b\n\t"
 typedef struct {
   const int8_t *x0, *x1;      /* +0, +4 */
   const int8_t *w0, *w1, *w2; /* +8 */
@@ -195,19 +211,7 @@ __attribute__((naked, noinline)) static void dot2x3(__attribute__((unused)) dot_
       "ldrd r1, r3, [r12]\n\t"
       "ldr r11, [r12, #20]\n\t"
       "dlstp.8 lr, r11\n\t"
-      "1:\n\t"
-      "vldrb.8 q0, [r1], #16\n\t"
-      "vldrb.8 q1, [r3], #16\n\t"
-      "vldrb.8 q2, [r5], #16\n\t"
-      "vmladava.s8 r0, q0, q2\n\t"
-      "vmladava.s8 r6, q1, q2\n\t"
-      "vldrb.8 q3, [r7], #16\n\t"
-      "vmladava.s8 r2, q0, q3\n\t"
-      "vmladava.s8 r8, q1, q3\n\t"
-      "vldrb.8 q2, [r9], #16\n\t"
-      "vmladava.s8 r4, q0, q2\n\t"
-      "vmladava.s8 r10, q1, q2\n\t"
-      "letp lr, 1b\n\t"
+      TC_MVE_DOT_2X3_LOOP
       "ldr r11, [r12, #24]\n\t"
       "stm r11!, {r0, r2, r4}\n\t"
       "str r11, [r12, #24]\n\t"
@@ -255,19 +259,7 @@ __attribute__((naked, noinline)) static void dot2x3_rows(__attribute__((unused))
       "str r11, [r12, #0]\n\t"
       "ldr r11, [r12, #20]\n\t"
       "dlstp.8 lr, r11\n\t"
-      "1:\n\t"
-      "vldrb.8 q0, [r1], #16\n\t"
-      "vldrb.8 q1, [r3], #16\n\t"
-      "vldrb.8 q2, [r5], #16\n\t"
-      "vmladava.s8 r0, q0, q2\n\t"
-      "vmladava.s8 r6, q1, q2\n\t"
-      "vldrb.8 q3, [r7], #16\n\t"
-      "vmladava.s8 r2, q0, q3\n\t"
-      "vmladava.s8 r8, q1, q3\n\t"
-      "vldrb.8 q2, [r9], #16\n\t"
-      "vmladava.s8 r4, q0, q2\n\t"
-      "vmladava.s8 r10, q1, q2\n\t"
-      "letp lr, 1b\n\t"
+      TC_MVE_DOT_2X3_LOOP
       "ldr r11, [r12, #32]\n\t"
       "sub r5, r5, r11\n\t"
       "sub r7, r7, r11\n\t"
