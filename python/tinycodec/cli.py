@@ -73,7 +73,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 0
     from .train import train
 
-    train(PRESETS[args.preset], tcfg, resume=args.resume or args.from_predecay, from_predecay=args.from_predecay)
+    train(
+        PRESETS[args.preset],
+        tcfg,
+        resume=args.resume or args.from_predecay,
+        from_predecay=args.from_predecay,
+        add_lambdas=tuple(args.add_quality),
+    )
     return 0
 
 
@@ -127,6 +133,15 @@ def _add_train(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the run folder's latest checkpoint")
     p.add_argument(
         "--from-predecay", action="store_true", help="continue from the state saved before the last lr decay"
+    )
+    p.add_argument(
+        "--add-quality",
+        type=float,
+        action="append",
+        default=[],
+        metavar="LAMBDA",
+        help="with --resume/--from-predecay: append a quality with this lambda (above the run's highest) to the "
+        "run's model; shared weights, optimizer and EMA carry over (repeatable)",
     )
     p.add_argument(
         "--bench", type=int, default=0, metavar="N", help="only time N training steps (px/s, ms/step) and exit"

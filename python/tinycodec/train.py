@@ -8,12 +8,13 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -232,27 +233,98 @@ class _Trainer:
                 v.assign(x)
 
 
-def _restore(trainer: _Trainer, run: Path, resume: bool, from_predecay: bool, log) -> None:
+def _grown(old: np.ndarray, shape: tuple[int, ...], new_rows: np.ndarray | None) -> np.ndarray:
+    """old [L, ...] -> [L + k, ...]: the per-level rows kept, the new ones from new_rows (zeros if None)."""
+    if old.shape == shape:
+        return old
+    if old.shape[1:] != shape[1:] or shape[0] <= old.shape[0]:
+        raise ValueError(f"cannot grow a checkpoint variable of shape {old.shape} to {shape}")
+    extra = np.zeros((shape[0] - old.shape[0], *shape[1:]), old.dtype) if new_rows is None else new_rows
+    return np.concatenate([old, extra.astype(old.dtype)], axis=0)
+
+
+def _restore_grown(trainer: _Trainer, path: str, old_cfg: ModelConfig, log) -> None:
+    """Restore a checkpoint of `old_cfg` (fewer qualities) into `trainer`, whose lambdas extend old_cfg's.
+
+    Shared transforms, the optimizer state and the EMA carry over; each new quality starts from the highest
+    old one: its density copied, its gain scaled by sqrt(lambda ratio) (the trained gains grow ~ lambda^0.5
+    per level), inverse gain likewise; Adam's moments of the new rows start at zero. `best` restarts (the
+    validation score now covers more qualities).
+    """
+    new_cfg = trainer.mcfg
+    if new_cfg.lambdas[: old_cfg.levels] != old_cfg.lambdas or new_cfg.levels <= old_cfg.levels:
+        raise ValueError(f"lambdas {new_cfg.lambdas} do not extend the checkpoint's {old_cfg.lambdas}")
+    old = _Trainer(old_cfg, trainer.tcfg)
+    old.ckpt.restore(path).expect_partial()
+    old.opt.build(old.codec.trainable_variables)
+    k = new_cfg.levels - old_cfg.levels
+    ratio = np.sqrt(np.asarray(new_cfg.lambdas[old_cfg.levels :]) / old_cfg.lambdas[-1])
+
+    def rows(v: tf.Variable, arr: np.ndarray) -> np.ndarray | None:
+        name = v.name.split("/")[-1].split(":")[0]
+        last = np.repeat(arr[-1:], k, axis=0)
+        if name == "gain":
+            return last * ratio[:, None]
+        if name == "inv_gain":
+            return last / ratio[:, None]
+        return last  # the density's parameters
+
+    pairs = list(zip(old.codec.trainable_variables, trainer.codec.trainable_variables, strict=True))
+    for (ov, nv), (oe, ne) in zip(pairs, zip(old.ema, trainer.ema, strict=True), strict=True):
+        for src, dst in ((ov, nv), (oe, ne)):
+            a = src.numpy()
+            dst.assign(_grown(a, tuple(dst.shape), None if a.shape == tuple(dst.shape) else rows(nv, a)))
+    trainer.opt.build(trainer.codec.trainable_variables)
+    for ov, nv in zip(old.opt.variables, trainer.opt.variables, strict=True):
+        nv.assign(_grown(ov.numpy(), tuple(nv.shape), None))
+    for name in ("step", "decayed", "ema_ready"):
+        getattr(trainer, name).assign(getattr(old, name))
+    trainer.best.assign(np.inf)
+    log(f"grew {path} from {old_cfg.levels} to {new_cfg.levels} qualities (lambdas {new_cfg.lambdas})")
+
+
+def _restore(
+    trainer: _Trainer, run: Path, resume: bool, from_predecay: bool, log, grow_from: ModelConfig | None = None
+) -> None:
     src = run / ("ckpt_predecay" if from_predecay else "ckpt")
     latest = tf.train.latest_checkpoint(str(src)) if resume else None
     if from_predecay and not latest:
         raise FileNotFoundError(f"no pre-decay checkpoint in {src}")
     if latest:
-        trainer.ckpt.restore(latest).expect_partial()
+        if grow_from is not None:
+            _restore_grown(trainer, latest, grow_from, log)
+        else:
+            trainer.ckpt.restore(latest).expect_partial()
         log(f"resumed from {latest} at step {int(trainer.step.numpy())}")
         if from_predecay:
             trainer.decayed.assign(False)
     trainer.init_ema()
 
 
-def train(mcfg: ModelConfig, tcfg: TrainConfig, resume: bool = False, log=print, from_predecay: bool = False) -> Path:
+def train(
+    mcfg: ModelConfig,
+    tcfg: TrainConfig,
+    resume: bool = False,
+    log=print,
+    from_predecay: bool = False,
+    add_lambdas: tuple[float, ...] = (),
+) -> Path:
+    """Train (or continue) a run. add_lambdas (with resume): append qualities to the run's model, higher
+    lambdas than its last; the checkpoint is grown once (see _restore_grown) and the run continues."""
     threads = _set_threads(tcfg.threads)
     tf.keras.utils.set_random_seed(tcfg.seed)
     run = tcfg.run_dir
     run.mkdir(parents=True, exist_ok=True)
     cfg_file = run / "config.json"
+    grow_from = None
+    if add_lambdas and not resume:
+        raise ValueError("adding qualities needs a run to continue (--resume or --from-predecay)")
     if resume and cfg_file.exists():
         mcfg = ModelConfig.from_json(json.loads(cfg_file.read_text())["model"])
+    if add_lambdas:
+        if sorted(add_lambdas) != list(add_lambdas) or add_lambdas[0] <= mcfg.lambdas[-1]:
+            raise ValueError(f"new lambdas must rise above the run's last ({mcfg.lambdas[-1]:g}): {add_lambdas}")
+        grow_from, mcfg = mcfg, replace(mcfg, lambdas=(*mcfg.lambdas, *add_lambdas))
     atomic_write(
         cfg_file,
         json.dumps(
@@ -270,9 +342,13 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, resume: bool = False, log=print,
     log(f"train: {len(train_imgs)} crops, val: {len(crops)} images (center 256x256{tiling}), {threads} threads")
 
     tr = _Trainer(mcfg, tcfg)
-    _restore(tr, run, resume, from_predecay, log)
+    _restore(tr, run, resume, from_predecay, log, grow_from)
     manager = tf.train.CheckpointManager(tr.ckpt, run / "ckpt", max_to_keep=2)
     best_ckpt = tf.train.Checkpoint(codec=tr.codec, step=tr.step)
+    if grow_from is not None:  # every saved state of the run now has the new shape
+        manager.save(checkpoint_number=int(tr.step.numpy()))
+        tf.train.CheckpointManager(tr.ckpt, run / "ckpt_predecay", max_to_keep=1).save(int(tr.step.numpy()))
+        shutil.rmtree(run / "best", ignore_errors=True)
 
     rng = np.random.default_rng(tcfg.seed + int(tr.step.numpy()))
     ds = iter(train_dataset(train_imgs, tcfg))
