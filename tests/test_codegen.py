@@ -217,8 +217,10 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_codegen_does_not_import_tensorflow() -> None:
+    """Nor does the link (tests/test_layers.py checks its imports further) or the flatbuffer reader."""
     code = (
-        "import sys; sys.path.insert(0, 'python'); import tinycodec.codegen, tinycodec.codegen.hostlib;"
+        "import sys; sys.path.insert(0, 'python'); import tinycodec.codegen, tinycodec.codegen.reader,"
+        " tinycodec.codegen.hostlib, tinycodec.link;"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tf_keras', 'keras')];"
         "assert not bad, bad"
     )

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 from tinycodec.bundle import Bundle
+from tinycodec.codegen.reader import load_model, op_names, tensor_quant, type_names
 from tinycodec.config import DEFAULT_MODEL
-from tinycodec.tflite_fb import TYPE_NAMES, load_model, op_names, tensor_quant
 
 BUNDLE = DEFAULT_MODEL
+TYPE_NAMES = type_names()
 ALLOWED = {"CONV_2D", "RESIZE_NEAREST_NEIGHBOR", "DEPTHWISE_CONV_2D", "ADD", "CONCATENATION", "TRANSPOSE_CONV"}
 
 
@@ -82,10 +83,10 @@ def test_pin_decoder_keeps_the_first_ops_math(first):
     op's bias is rescaled, and on TFLM the pinned model computes what the unpinned one does. Calibrating the
     latent on [-64, 63.5] makes the converter's input scale 0.5 (zp 0), so the unpinned model reads integer
     latent x as 2x; only the bias rounding (round(b / 2)) may move an output by one step."""
+    from tinycodec.codegen.reader import TensorQuant, set_tensor_quant
     from tinycodec.export import PIXEL_SCALE, _convert, pin_decoder
     from tinycodec.oracle import TflmModel
     from tinycodec.tfenv import tf_keras
-    from tinycodec.tflite_fb import TensorQuant, set_tensor_quant
 
     layers = tf_keras.layers
     tf_keras.utils.set_random_seed(3)

@@ -3,11 +3,11 @@ int8->int8 QUANTIZE op that the gen backend would refuse), and the decoder input
 
 import numpy as np
 
+from tinycodec.codegen.reader import load_model, op_names, tensor_quant
 from tinycodec.config import ModelConfig
 from tinycodec.export import _convert, pin_decoder
 from tinycodec.model import build_decoder
 from tinycodec.qat import _pin_input_range, _quantize
-from tinycodec.tflite_fb import load_model, op_names, tensor_quant
 
 
 def test_qat_decoder_converts_to_plain_ops():

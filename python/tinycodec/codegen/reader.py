@@ -1,12 +1,22 @@
-"""Parse a .tflite flatbuffer into small immutable graph objects (no TensorFlow needed)."""
+"""The package's one .tflite flatbuffer reader (no TensorFlow needed; the schema module depends on `flatbuffers`).
+
+Two views of one flatbuffer:
+- `read_tflite`: the whole model as small immutable graph objects (`Graph`, `Tensor`, `Op`), for codegen;
+- `load_model` / `tensor_quant` / `op_names`: the schema's zero-copy accessors, for export's checks, and
+  `set_tensor_quant` / `rescale_bias`: patch quantization parameters in place (same sizes), which is how export
+  pins the latent to scale 1.0 / zero point 0 and the pixels to scale 1/255 / zero point -128.
+"""
 
 from __future__ import annotations
 
+import functools
 import importlib
+import struct
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+import flatbuffers
 import numpy as np
 
 from .errors import CodegenError
@@ -95,8 +105,16 @@ class Graph:
     outputs: tuple[int, ...]
 
 
-def _builtin_names(s: ModuleType) -> dict[int, str]:
-    return {v: k for k, v in vars(s.BuiltinOperator).items() if not k.startswith("_")}
+@functools.cache
+def builtin_names() -> dict[int, str]:
+    """Builtin operator code -> name ("CONV_2D")."""
+    return {v: k for k, v in vars(schema().BuiltinOperator).items() if not k.startswith("_")}
+
+
+@functools.cache
+def type_names() -> dict[int, str]:
+    """Tensor type code -> name ("INT8")."""
+    return {v: k for k, v in vars(schema().TensorType).items() if not k.startswith("_")}
 
 
 def read_tflite(data: bytes, name: str) -> Graph:
@@ -109,7 +127,7 @@ def read_tflite(data: bytes, name: str) -> Graph:
     if not model.subgraphs or len(model.subgraphs) != 1:
         raise CodegenError(f"model {name}: expected exactly 1 subgraph, found {len(model.subgraphs or [])}")
     sg = model.subgraphs[0]
-    names = _builtin_names(s)
+    names = builtin_names()
     codes = []
     for oc in model.operatorCodes or []:
         code = max(int(oc.builtinCode or 0), int(oc.deprecatedBuiltinCode or 0))
@@ -145,3 +163,77 @@ def read_tflite(data: bytes, name: str) -> Graph:
         inputs=tuple(int(x) for x in sg.inputs),
         outputs=tuple(int(x) for x in sg.outputs),
     )
+
+
+# -- the schema's accessors over the raw bytes: read, and patch quantization in place ---------------------------
+
+
+class TfliteError(Exception):
+    """The bytes are not a usable .tflite model."""
+
+
+def load_model(data: bytes | bytearray) -> Any:
+    """The flatbuffer's root `Model` (zero-copy accessors over `data`)."""
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise TfliteError("not a TFLite flatbuffer (missing TFL3 identifier)")
+    return schema().Model.GetRootAs(data, 0)
+
+
+@dataclass(frozen=True)
+class TensorQuant:
+    scale: tuple[float, ...]
+    zero_point: tuple[int, ...]
+
+
+def tensor_quant(t: Any) -> TensorQuant:
+    """The quantization of a schema `Tensor` (empty tuples when it has none)."""
+    q = t.Quantization()
+    if q is None or q.ScaleLength() == 0:
+        return TensorQuant((), ())
+    return TensorQuant(tuple(float(x) for x in q.ScaleAsNumpy()), tuple(int(x) for x in q.ZeroPointAsNumpy()))
+
+
+def op_names(model: Any) -> list[str]:
+    """The builtin operator names of subgraph 0's operators, in order."""
+    names = builtin_names()
+    codes = [model.OperatorCodes(i) for i in range(model.OperatorCodesLength())]
+    sg = model.Subgraphs(0)
+    out = []
+    for i in range(sg.OperatorsLength()):
+        c = codes[sg.Operators(i).OpcodeIndex()]
+        out.append(names.get(max(c.BuiltinCode(), c.DeprecatedBuiltinCode()), "CUSTOM"))
+    return out
+
+
+def _vector_pos(table: Any, field_offset: int) -> int:
+    o = flatbuffers.number_types.UOffsetTFlags.py_type(table._tab.Offset(field_offset))
+    if o == 0:
+        raise TfliteError("field absent")
+    return table._tab.Vector(o)
+
+
+def set_tensor_quant(data: bytearray, tensor_index: int, scale: float, zero_point: int) -> None:
+    """Overwrite a per-tensor quantization (scale[0], zero_point[0]) in place."""
+    model = load_model(data)
+    q = model.Subgraphs(0).Tensors(tensor_index).Quantization()
+    if q is None or q.ScaleLength() != 1:
+        raise TfliteError(f"tensor {tensor_index} is not per-tensor quantized")
+    struct.pack_into("<f", data, _vector_pos(q, 8), scale)
+    struct.pack_into("<q", data, _vector_pos(q, 10), zero_point)
+
+
+def rescale_bias(data: bytearray, tensor_index: int, factor: float) -> None:
+    """Multiply an int32 bias tensor's values by `factor` and divide its scales by it, in place."""
+    model = load_model(data)
+    t = model.Subgraphs(0).Tensors(tensor_index)
+    buf = model.Buffers(t.Buffer())
+    pos = _vector_pos(buf, 4)
+    n = buf.DataLength() // 4
+    vals = np.frombuffer(bytes(data[pos : pos + 4 * n]), "<i4").astype(np.float64)
+    new = np.clip(np.round(vals * factor), -(2**31), 2**31 - 1).astype("<i4")
+    data[pos : pos + 4 * n] = new.tobytes()
+    q = t.Quantization()
+    spos = _vector_pos(q, 8)
+    for j in range(q.ScaleLength()):
+        (s,) = struct.unpack_from("<f", data, spos + 4 * j)
+        struct.pack_into("<f", data, spos + 4 * j, s / factor)
