@@ -66,7 +66,7 @@ export: ## export $(PRESET) to int8 TFLite + CDF tables + manifest in models/$(P
 	$(TC) export --preset $(PRESET) --qat-steps $(QAT_STEPS)
 
 eval: ## evaluate the shipped model on Kodak vs JPEG/WebP/JPEG 2000; writes models/MODEL_CARD.md
-	$(TC) eval --model $(MODEL) --data ../shared/data/kodak --json models/eval_kodak.json --plot runs/eval/rd_kodak.png
+	$(TC) eval --jobs 2 --model $(MODEL) --data ../shared/data/kodak --json models/eval_kodak.json --plot runs/eval/rd_kodak.png
 
 size: firmware ## flash/RAM of the firmware (arm-none-eabi-size)
 	arm-none-eabi-size -A $(ELF) | grep -E "^(\.text|\.data|\.bss|\.rodata|section)" ; arm-none-eabi-size $(ELF)

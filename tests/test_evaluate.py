@@ -119,6 +119,25 @@ def test_eval_no_baselines(tmp_path):
     assert [p["label"] for p in r["codecs"]["tinycodec"]] == ["q1", "q3"]
 
 
+def test_parallel_eval_equals_serial(tmp_path):
+    """--jobs 2 spreads images over processes: same scores, same order, timer and seam sums merged."""
+    data = tmp_path / "tiny"
+    data.mkdir()
+    for i in range(3):
+        write_png(data / f"img{i}.png", _image(64, 64, seed=10 + i))
+    reports = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out{jobs}"
+        argv = ["eval", "--data", str(data), "--model", str(BUNDLE), "--qualities", "1", "--no-baselines"]
+        argv += ["--jobs", jobs, "--json", str(out / "r.json"), "--plot", str(out / "rd.png")]
+        assert main(argv) == 0
+        reports.append(json.loads((out / "r.json").read_text()))
+    serial, parallel = reports
+    assert parallel["codecs"] == serial["codecs"] and parallel["seams"] == serial["seams"]
+    assert [i["image"] for i in parallel["codecs"]["tinycodec"][0]["images"]] == ["img0.png", "img1.png", "img2.png"]
+    assert parallel["host_speed"]["workers"] == 2 and parallel["host_speed"]["per_quality"]["1"]["images"] == 3
+
+
 def test_targets_gap_sign():
     at = {"0.25": {"tinycodec": 28.0}, "0.5": {"tinycodec": None}}
     rows = targets(at, {"jpeg": {"percent": 12.0}})

@@ -136,6 +136,13 @@ class CodecTimer:
         if name == "compress":
             t["images"] += 1
 
+    def merge(self, totals: dict[int, dict[str, float]]) -> None:
+        """Add another process's totals (parallel sweeps)."""
+        for q, t in totals.items():
+            mine = self.totals.setdefault(q, {"images": 0})
+            for k, v in t.items():
+                mine[k] = mine.get(k, 0) + v
+
     def report(self) -> dict:
         """JSON-ready: per quality totals over the folder (s), plus the machine's state."""
         return {
@@ -143,7 +150,8 @@ class CodecTimer:
             "cpus": os.cpu_count(),
             "loadavg_1min": {"start": round(self.load_start, 2), "end": round(os.getloadavg()[0], 2)},
             "method": "time.perf_counter (wall) and time.process_time (CPU, all threads) around HostCodec.compress "
-            "and .decompress of each image in this process, models already loaded after the first image; "
+            "and .decompress of each image in the process that ran it, models already loaded after its first image "
+            "(with workers > 1 several such processes share the cores); "
             "baselines and metrics excluded",
         }
 
@@ -170,6 +178,13 @@ class SeamMeter:
         s[3] += int(inner.sum())
         s[4] += edge.size
 
+    def merge(self, sums: dict[int, list[float]]) -> None:
+        """Add another process's sums (parallel sweeps)."""
+        for q, other in sums.items():
+            mine = self.sums.setdefault(q, [0.0, 0, 0.0, 0, 0])
+            for k, v in enumerate(other):
+                mine[k] += v
+
     def report(self) -> dict:
         def db(se, n):
             return None if n == 0 else round(float(10 * np.log10(255.0**2 / max(se / n, 1e-12))), 3)
@@ -192,20 +207,10 @@ class SeamMeter:
         }
 
 
-def sweep(
-    dataset: Dataset,
-    bundle: Bundle,
-    qualities: Sequence[int],
-    sweeps: dict[str, tuple[baselines.Setting, ...]],
-    progress: Callable[[Iterable, int], Iterable] | None = None,
-    timer: CodecTimer | None = None,
-    seams: SeamMeter | None = None,
-) -> dict[str, list[PointResult]]:
-    """Run every image through tinycodec at each quality and every baseline setting (timing tinycodec's stages)."""
-    from .codec import HostCodec
-
-    timer = timer if timer is not None else CodecTimer()
-    codec = HostCodec(bundle)
+def _jobs(
+    codec, qualities: Sequence[int], sweeps: dict[str, tuple[baselines.Setting, ...]], timer: CodecTimer, seams
+) -> list[tuple[str, str, float, Callable[[np.ndarray], tuple[int, np.ndarray]]]]:
+    """(codec name, label, param, round trip) for tinycodec at each quality, then every baseline setting."""
     jobs: list[tuple[str, str, float, Callable[[np.ndarray], tuple[int, np.ndarray]]]] = []
     for q in qualities:
 
@@ -227,17 +232,89 @@ def sweep(
                 return len(data), out
 
             jobs.append((name, s.label, s.param, run_bl))
+    return jobs
+
+
+_WORKER: dict = {}  # per worker process: the bundle's host codec, loaded once
+
+
+def _sweep_image(
+    bundle_path: Path, path: Path, qualities: Sequence[int], sweeps: dict, tile: int | None
+) -> tuple[list[ImageScore], dict, dict]:
+    """One image through every job, in a worker process: (scores per job, timer totals, seam sums)."""
+    from .codec import HostCodec
+
+    if _WORKER.get("path") != bundle_path:
+        _WORKER.update(path=bundle_path, codec=HostCodec(Bundle.load(bundle_path)))
+    timer, seams = CodecTimer(), (SeamMeter(tile) if tile else None)
+    img = read_rgb(path)[0]
+    scores = []
+    for _, _, _, run in _jobs(_WORKER["codec"], qualities, sweeps, timer, seams):
+        n_bytes, out = run(img)
+        scores.append(_score(path.name, img, n_bytes, out))
+    return scores, timer.totals, (seams.sums if seams else {})
+
+
+def sweep(
+    dataset: Dataset,
+    bundle: Bundle,
+    qualities: Sequence[int],
+    sweeps: dict[str, tuple[baselines.Setting, ...]],
+    progress: Callable[[Iterable, int], Iterable] | None = None,
+    timer: CodecTimer | None = None,
+    seams: SeamMeter | None = None,
+    workers: int = 1,
+) -> dict[str, list[PointResult]]:
+    """Run every image through tinycodec at each quality and every baseline setting (timing tinycodec's stages).
+
+    workers > 1: images are spread over that many processes (each loads the bundle once); the results are
+    the same, in the same order; the stage times then include the processes' contention for the cores."""
+    from .codec import HostCodec
+
+    timer = timer if timer is not None else CodecTimer()
     images = [(path.name, read_rgb(path)[0]) for path in dataset.images]  # an unreadable image fails before the run
+    if workers > 1 and len(images) > 1:
+        return _sweep_parallel(dataset, bundle, qualities, sweeps, progress, timer, seams, workers)
+    jobs = _jobs(HostCodec(bundle), qualities, sweeps, timer, seams)
     scores: list[list[ImageScore]] = [[] for _ in jobs]
     work = [(i, j) for i in range(len(images)) for j in range(len(jobs))]
     for i, j in progress(work, len(work)) if progress else work:
         name, img = images[i]
         n_bytes, out = jobs[j][3](img)
         scores[j].append(_score(name, img, n_bytes, out))
+    return _points(jobs, scores)
+
+
+def _points(jobs, scores: list[list[ImageScore]]) -> dict[str, list[PointResult]]:
     results: dict[str, list[PointResult]] = {}
-    for (name, label, param, _), sc in zip(jobs, scores):
+    for (name, label, param, _), sc in zip(jobs, scores, strict=True):
         results.setdefault(name, []).append(_point(name, label, param, sc))
     return results
+
+
+def _sweep_parallel(dataset, bundle, qualities, sweeps, progress, timer, seams, workers) -> dict:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs = _jobs(None, qualities, sweeps, timer, seams)  # names and order only
+    per_image: list[list[ImageScore] | None] = [None] * len(dataset.images)
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold TensorFlow / TFLM state
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futs = {
+            pool.submit(_sweep_image, bundle.path, path, list(qualities), sweeps, seams.tile if seams else None): i
+            for i, path in enumerate(dataset.images)
+        }
+        from concurrent.futures import as_completed
+
+        done = as_completed(futs)
+        for fut in progress(done, len(futs)) if progress else done:
+            img_scores, totals, sums = fut.result()
+            per_image[futs[fut]] = img_scores
+            timer.merge(totals)
+            if seams is not None:
+                seams.merge(sums)
+    scores = [[img[j] for img in per_image] for j in range(len(jobs))]
+    return _points(jobs, scores)
 
 
 def _curve(points: list[PointResult]) -> tuple[list[float], list[float]]:
@@ -295,6 +372,7 @@ def run_eval(
     sweeps: dict[str, tuple[baselines.Setting, ...]] | None = None,
     progress: Callable[[Iterable, int], Iterable] | None = _tqdm,
     seed_unet: Path | None = None,
+    workers: int = 1,
 ) -> dict:
     """The whole evaluation as a JSON-ready dict (schema tinycodec-eval v1, see docs/eval.md)."""
     t0 = time.monotonic()
@@ -308,7 +386,7 @@ def run_eval(
         sweeps, notes = baselines.default_sweeps()
     timer = CodecTimer()
     seams = SeamMeter(bundle.tile)
-    results = sweep(dataset, bundle, qs, sweeps, progress, timer, seams)
+    results = sweep(dataset, bundle, qs, sweeps, progress, timer, seams, workers)
     matched, at_bpp, bd_rates = compare(results)
     seed = None
     if seed_unet is not None and (Path(seed_unet) / "seed_unet.json").is_file():
@@ -344,7 +422,7 @@ def run_eval(
         "psnr_at_bpp": at_bpp,
         "bd_rate": bd_rates,
         "seed_unet": seed,
-        "host_speed": timer.report(),
+        "host_speed": {**timer.report(), "workers": workers},
         "seams": seams.report(),
         "targets": targets(at_bpp, bd_rates),
         "notes": notes,
@@ -366,11 +444,12 @@ def run_and_write(
     limit: int | None = None,
     seed_unet: Path | None = None,
     sweeps: dict[str, tuple[baselines.Setting, ...]] | None = None,
+    workers: int = 1,
 ) -> dict:
     """Evaluate, then write the JSON, the RD plot and (optionally) the model card — all from the same dict."""
     from . import evalreport
 
-    report = run_eval(data, model, qualities, limit, sweeps=sweeps, seed_unet=seed_unet)
+    report = run_eval(data, model, qualities, limit, sweeps=sweeps, seed_unet=seed_unet, workers=workers)
     write_json(report, json_path)
     evalreport.plot_rd(report, plot_path)
     if card_path is not None:
