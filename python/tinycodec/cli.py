@@ -395,6 +395,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         args.limit,
         seed_unet=None if args.no_baselines else seed,
         sweeps={} if args.no_baselines else None,
+        workers=args.jobs,
     )
     for row in r["matched"]:
         print(f"q{row['quality']}: {row['bpp']:.3f} bpp, {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}")
@@ -402,6 +403,16 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(f"BD-rate vs {a}: " + ("n/a" if b["percent"] is None else f"{b['percent']:+.1f} %") + f" ({b['note']})")
     print(f"wrote {args.json}, {args.plot}" + (f", {card}" if card else "") + f" in {r['seconds']:.0f} s")
     return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return n
 
 
 def _add_eval(sub) -> None:
@@ -413,6 +424,13 @@ def _add_eval(sub) -> None:
     p.add_argument("--card", type=Path, help="write a model card here (default models/MODEL_CARD.md for Kodak)")
     p.add_argument("--limit", type=int, help="only the first N images (quick runs)")
     p.add_argument("--qualities", type=int, nargs="+", help="model qualities to evaluate (default: all shipped)")
+    p.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=1,
+        help="images in parallel processes (same results; the host-speed times then include contention; "
+        "default: %(default)s)",
+    )
     p.add_argument(
         "--no-baselines",
         action="store_true",
