@@ -230,15 +230,15 @@ def _outputs_of(inputs: list[Path], out: Path, suffix: str) -> list[Path]:
 
 
 def _cmd_compress(args: argparse.Namespace) -> int:
-    from .bundle import Bundle
-    from .codec import HostCodec
+    from .api import load
     from .imageio import read_rgb
     from .metrics import bpp
     from .safeio import atomic_write
 
     out = _output_dir(args.out)
     dsts = _outputs_of(args.images, out, ".tcz")
-    codec = HostCodec(Bundle.load(args.model))
+    codec = load(args.model)  # the Python API (tinycodec.load): the same bytes from the CLI and from a script
+    codec.check_quality(args.quality)  # before any work
     for path, dst in _progress(list(zip(args.images, dsts)), "compress"):
         img, note = read_rgb(path)
         if note:
@@ -251,14 +251,13 @@ def _cmd_compress(args: argparse.Namespace) -> int:
 
 def _cmd_decompress(args: argparse.Namespace) -> int:
     from . import bitstream
-    from .bundle import Bundle
-    from .codec import HostCodec
+    from .api import load
     from .imageio import write_png
     from .safeio import FileError
 
     out = _output_dir(args.out)
     dsts = _outputs_of(args.files, out, ".png")
-    codec = HostCodec(Bundle.load(args.model))
+    codec = load(args.model)
     for path, dst in _progress(list(zip(args.files, dsts)), "decompress"):
         try:
             data = bitstream.read(path)  # regular files only, never more than the header's largest valid size
