@@ -173,3 +173,12 @@ def test_bad_input_raises_one_line_package_error(case, codec, image, work):
     assert msg and "\n" not in msg and all(wd in msg for wd in words), msg
     if kind == "InputError":
         assert isinstance(e.value, ValueError) and isinstance(e.value, tinycodec.InputError)
+
+
+def test_cli_compress_of_a_broken_tcz_names_it(work, capsys):
+    """Pillow now opens .tcz files, so `tinycodec compress` reads them too: a broken one is one line naming it."""
+    cut = work["dir"] / "cut.tcz"
+    cut.write_bytes(work["data"][:-9])
+    assert main(["compress", "-o", str(work["dir"] / "re"), str(cut)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "cut.tcz" in err and "CRC mismatch" in err, err

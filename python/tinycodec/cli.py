@@ -231,7 +231,8 @@ def _outputs_of(inputs: list[Path], out: Path, suffix: str) -> list[Path]:
 
 def _cmd_compress(args: argparse.Namespace) -> int:
     from .api import load
-    from .imageio import read_rgb
+    from .errors import TinycodecError
+    from .imageio import ImageError, read_rgb
     from .metrics import bpp
     from .safeio import atomic_write
 
@@ -240,7 +241,12 @@ def _cmd_compress(args: argparse.Namespace) -> int:
     codec = load(args.model)  # the Python API (tinycodec.load): the same bytes from the CLI and from a script
     codec.check_quality(args.quality)  # before any work
     for path, dst in _progress(list(zip(args.images, dsts)), "compress"):
-        img, note = read_rgb(path)
+        try:
+            img, note = read_rgb(path)
+        except ImageError:
+            raise  # its message names the file
+        except TinycodecError as e:  # a .tcz input (decoded by the Pillow plugin, then re-encoded) that fails
+            raise UserError(f"{path}: {e}") from None
         if note:
             print(f"note: {note}", file=sys.stderr)
         data = codec.compress(img, args.quality)
