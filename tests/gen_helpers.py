@@ -1,4 +1,5 @@
-"""Helpers for the codegen/kernel tests: tiny tf_keras models -> int8 TFLite (cached), reference runs."""
+"""Helpers for the codegen/kernel tests: tiny tf_keras models -> int8 TFLite (cached), BUILTIN_REF runs, flatbuffer
+edits. TFLM runs: tinycodec.oracle (run_tflm, TflmModel, tflm_arena_bytes)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import contextlib
 import hashlib
 import json
 import os
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,45 +181,6 @@ def run_litert_ref(model: bytes, x: np.ndarray) -> np.ndarray:
     it.set_tensor(it.get_input_details()[0]["index"], x)
     it.invoke()
     return it.get_tensor(it.get_output_details()[0]["index"]).copy()
-
-
-def tflm(model: bytes, arena_size: int = 4 << 20):
-    from tflite_micro import runtime
-
-    return runtime.Interpreter.from_bytes(model, arena_size=arena_size)
-
-
-def run_tflm(model: bytes, x: np.ndarray) -> np.ndarray:
-    it = tflm(model)
-    it.set_input(x, 0)
-    it.invoke()
-    return np.asarray(it.get_output(0)).copy()
-
-
-def tflm_arena_bytes(model: bytes) -> int | None:
-    """TFLM arena use for a model, parsed from print_allocations() (C-level stdout)."""
-    import re
-
-    it = tflm(model)
-    it.set_input(np.zeros(it.get_input_details(0)["shape"], dtype=np.int8), 0)
-    it.invoke()
-    with tempfile.TemporaryFile(mode="w+b") as tmp:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        saved = (os.dup(1), os.dup(2))
-        os.dup2(tmp.fileno(), 1)
-        os.dup2(tmp.fileno(), 2)
-        try:
-            it.print_allocations()
-        finally:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
-        tmp.seek(0)
-        text = tmp.read().decode(errors="replace")
-    m = re.search(r"Arena allocation total (\d+) bytes", text)
-    return int(m.group(1)) if m else None
 
 
 def random_input(shape: tuple[int, ...], seed: int) -> np.ndarray:

@@ -16,11 +16,11 @@ from gen_helpers import (
     mutate_tflite,
     random_input,
     run_litert_ref,
-    run_tflm,
     set_output_quant,
 )
 from tinycodec.codegen import generate
 from tinycodec.codegen.hostlib import HostModel, build_executable, run_executable
+from tinycodec.oracle import run_tflm
 
 SPECS: tuple[Spec, ...] = (
     # CONV_2D

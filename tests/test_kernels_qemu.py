@@ -14,9 +14,10 @@ import pytest
 
 from conftest import ROOT
 from fw_helpers import booted_device, firmware_elf
-from gen_helpers import L, Spec, model_file, random_input, run_tflm
+from gen_helpers import L, Spec, model_file, random_input
 from test_kernels import SPECS as HOST_SPECS
 from tinycodec.codegen import generate
+from tinycodec.oracle import run_tflm
 
 pytestmark = pytest.mark.qemu
 

@@ -27,6 +27,11 @@ class TflmModel:
         return np.array(self._interp.get_output(0), dtype=np.int8, copy=True)
 
 
+def run_tflm(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
+    """One int8 input through a fresh interpreter of the model: TFLM's answer (what the device is checked against)."""
+    return TflmModel(model_bytes).run(x)
+
+
 def tflm_arena_bytes(model_bytes: bytes) -> int:
     """Arena bytes TFLM's RecordingMicroAllocator reports after one invoke (read from its stderr dump)."""
     m = TflmModel(model_bytes)
