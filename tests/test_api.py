@@ -58,13 +58,21 @@ def work(tmp_path_factory, codec, image) -> dict:
     }
 
 
-def test_import_is_cheap():
+def test_import_is_cheap_and_registers_the_pillow_plugin():
+    """No numpy, TensorFlow or TFLM, none of our own modules (tests/test_layers.py), yet Pillow knows .tcz."""
     code = (
-        "import sys, tinycodec; print(sorted(m for m in ('numpy', 'tensorflow', 'tflite_micro') if m in sys.modules))"
+        "import sys, tinycodec; from PIL import Image; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'tensorflow', 'tflite_micro') "
+        "or m.startswith('tinycodec.')), Image.registered_extensions()['.tcz'], 'TCZ' in Image.ID)"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "python")}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-    assert r.stdout.strip() == "[]", r.stdout
+    assert r.stdout.split() == ["[]", "TCZ", "True"], r.stdout + r.stderr
+
+
+def test_plugin_magic_is_the_bitstream_magic():
+    assert Image.OPEN["TCZ"][1](bitstream.MAGIC + bytes(17)) and not Image.OPEN["TCZ"][1](b"\x89PNG\r\n")
+    assert bitstream.MAGIC == b"TCZ"  # __init__.py's shim spells it out (it imports none of our modules)
 
 
 def test_properties(codec):

@@ -1,4 +1,5 @@
-"""Pillow plugin for .tcz files, registered by `import tinycodec`:
+"""Pillow plugin for .tcz files. `import tinycodec` registers it (through small shims in __init__.py, so this module
+is imported on the first .tcz opened or saved):
 
     Image.open("x.tcz")                      # identified by the TCZ magic (docs/bitstream.md), decoded on load()
     im.save("x.tcz", quality=2)              # or any name with format="TCZ"; codec=<tinycodec.Codec> picks a model
@@ -6,7 +7,7 @@
 Opening reads only the 20-byte header (size, quality and model id in `im.info`). Decoding uses a codec of the
 file's model loaded with `tinycodec.load()`, if one is alive, else the shipped default model (loaded once, on the
 first decode); a .tcz of another model raises BitstreamError naming both ids. Saving uses the default model unless
-`codec=` is given; `quality` defaults to the CLI's default (2). Nothing heavy is imported until a decode or save."""
+`codec=` is given; `quality` defaults to the CLI's default (2)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,6 @@ from PIL import Image, ImageFile
 from . import bitstream
 
 FORMAT = "TCZ"
-EXTENSION = ".tcz"
-MIME = "image/x-tinycodec"
 
 _default_codec: Any = None
 _default_lock = threading.Lock()
@@ -47,10 +46,6 @@ def codec_for(model_id: bytes) -> Any:
             "load its model with tinycodec.load(<bundle folder>) first"
         )
     return codec
-
-
-def _accept(prefix: bytes) -> bool:
-    return prefix[: len(bitstream.MAGIC)] == bitstream.MAGIC
 
 
 class TczImageFile(ImageFile.ImageFile):
@@ -82,17 +77,9 @@ class TczDecoder(ImageFile.PyDecoder):
         return -1, 0
 
 
-def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
+def save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     from .api import DEFAULT_QUALITY
 
     info = im.encoderinfo
     codec = info.get("codec") or _default()
     fp.write(codec.compress(im, info.get("quality", DEFAULT_QUALITY)))
-
-
-def register() -> None:
-    Image.register_open(FORMAT, TczImageFile, _accept)
-    Image.register_decoder("tcz", TczDecoder)
-    Image.register_save(FORMAT, _save)
-    Image.register_extension(FORMAT, EXTENSION)
-    Image.register_mime(FORMAT, MIME)
