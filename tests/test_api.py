@@ -141,6 +141,11 @@ BAD = {
     "unknown quality": (lambda c, im, w: c.compress(im, max(c.qualities) + 1), "InputError", ["not in this model"]),
     "quality as text": (lambda c, im, w: c.compress(im, "1"), "InputError", ["must be an int"]),
     "float PIL image": (lambda c, im, w: c.compress(Image.new("F", (4, 4)), w["q"]), "InputError", ["mode F"]),
+    "truncated PIL image": (
+        lambda c, im, w: c.compress(Image.open(io.BytesIO((w["dir"] / "img.png").read_bytes()[:300])), w["q"]),
+        "InputError",
+        ["cannot be read"],
+    ),
     "decompress a path": (lambda c, im, w: c.decompress("x.tcz"), "InputError", ["bytes", "got str"]),
     "empty bytes": (lambda c, im, w: c.decompress(b""), "BitstreamError", ["truncated"]),
     "not a tcz": (lambda c, im, w: c.decompress(b"\x89PNG" + bytes(40)), "BitstreamError", ["bad magic"]),

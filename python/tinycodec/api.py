@@ -59,7 +59,12 @@ def as_rgb(image: Any) -> np.ndarray:
 
         image, _note = read_rgb(Path(image))
     elif not isinstance(image, np.ndarray) and hasattr(image, "mode") and hasattr(image, "convert"):
-        image = rgb_of_pil(image)  # a PIL.Image.Image (not imported here: duck-typed)
+        try:
+            image = rgb_of_pil(image)  # a PIL.Image.Image (not imported here: duck-typed)
+        except InputError:
+            raise
+        except (OSError, SyntaxError, ValueError) as e:  # a lazily loaded file that turns out truncated or corrupt
+            raise InputError(f"the PIL image cannot be read ({type(e).__name__}: {e})".splitlines()[0]) from None
     if not isinstance(image, np.ndarray):
         raise InputError(
             f"image must be an HxWx3 uint8 numpy array, a PIL image or an image file path (got {_describe(image)})"
