@@ -135,7 +135,7 @@ def run_elf(elf: Path, board: str) -> dict:
 def host_hashes(sources: tuple[ModelSource, ...], work: Path) -> dict[int, str]:
     """The same input (the driver's LCG) through the host build of the same models (no profiling hooks): the
     portable reference loop."""
-    from tinycodec.codegen.hostlib import HostModel
+    from tools.hostlib import HostModel
 
     gen = work / "gen_host"
     gen.mkdir(parents=True, exist_ok=True)

@@ -140,12 +140,12 @@ def test_convt_decoder_export_is_bit_exact_on_gen(tmp_path, bias):
     biases it drops the bias and emits separate RELU ops."""
     from gen_helpers import run_litert_ref
     from tinycodec.codegen import generate
-    from tinycodec.codegen.hostlib import HostModel
     from tinycodec.config import PRESETS
     from tinycodec.export import _convert, pin_decoder
     from tinycodec.model import build_decoder
     from tinycodec.oracle import TflmModel
     from tinycodec.tfenv import tf_keras
+    from tools.hostlib import HostModel
 
     cfg = PRESETS.get("tc-v2")
     if cfg is None or cfg.decoder != "convt":

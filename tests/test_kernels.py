@@ -19,8 +19,8 @@ from gen_helpers import (
     set_output_quant,
 )
 from tinycodec.codegen import generate
-from tinycodec.codegen.hostlib import HostModel, build_executable, run_executable
 from tinycodec.oracle import run_tflm
+from tools.hostlib import HostModel, build_executable, run_executable
 
 SPECS: tuple[Spec, ...] = (
     # CONV_2D

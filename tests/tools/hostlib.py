@@ -1,4 +1,5 @@
-"""Compile generated C + kernels with the host gcc and run it (ctypes), for tests and the host codec.
+"""Test-only tool: compile generated C + kernels with the host gcc and run it (ctypes), for the codegen/kernel tests
+and scripts/bench_kernels.py (the host reference of the same C).
 
 Builds are cached by content hash under build/hostlib/<key>/.
 """
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[3]
+from tinycodec.config import REPO_ROOT as REPO
+
 GEN_DIR = REPO / "firmware" / "backends" / "gen"
 KERNEL_DIR = GEN_DIR / "kernels"
 CORE_DIR = REPO / "firmware" / "core"
