@@ -15,6 +15,10 @@ MACs per op come from codegen (TRANSPOSE_CONV: the MACs of its sub-pixel phases 
 The outputs' hashes are compared between boards and with the host build of the same C (portable reference
 loop): a fast path that is not bit-exact fails the run.
 
+Boards: the emulated ones of the board table (python/tinycodec/link/boards.txt), named by their CPU (m4, m55) or
+any name the table knows (qemu-m55, qemu_m4, mps2-an386...); compiler flags and linker script from the machine's
+board JSON (firmware/platform/tinycodec_arm/boards/), as the platform's builder takes them.
+
   python scripts/bench_kernels.py [--bundle models/tc-small] [--quality 2] [--no-v2] [--boards m4,m55]
 """
 
@@ -29,6 +33,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,16 +44,52 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from tinycodec.codegen.generate import ModelSource, load_sources, render  # noqa: E402
 from tinycodec.codegen.ops import leaf_steps  # noqa: E402
+from tinycodec.link import boards as board_table  # noqa: E402
+from tinycodec.manifest import ROLES  # noqa: E402
 
 KERNELS = ROOT / "firmware" / "backends" / "gen" / "kernels"
 PORTS = ROOT / "firmware" / "ports"
+PLATFORM_BOARDS = ROOT / "firmware" / "platform" / "tinycodec_arm" / "boards"
 DRIVER = ROOT / "firmware" / "backends" / "gen" / "host" / "tc_kbench_main.c"
 INSTR_PER_TICK = 40  # 1 ns per instruction (-icount shift=0), 25 MHz counter
-# board -> (QEMU machine, port dir, machine flags as firmware/platform/tinycodec_arm/builder/main.py)
-BOARDS = {
-    "m4": ("mps2-an386", "mps2_an386", ["-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"]),
-    "m55": ("mps3-an547", "mps3_an547", ["-mcpu=cortex-m55", "-mfpu=auto", "-mfloat-abi=hard"]),
-}
+
+
+@dataclass(frozen=True)
+class Target:
+    """An emulated board to bench on: its QEMU machine (board table) and build settings (its board JSON)."""
+
+    key: str  # the CPU without "cortex-" (m4, m55): --boards and the JSON's keys
+    machine: str
+    ldscript: Path  # firmware/ports/<port>/<port>.ld; the port's folder holds its headers
+    mflags: tuple[str, ...]  # as firmware/platform/tinycodec_arm/builder/main.py derives them
+
+
+def targets() -> dict[str, Target]:
+    """One target per QEMU machine of the board table, in table order (m4, m55)."""
+    jsons = [json.loads(f.read_text())["build"] for f in sorted(PLATFORM_BOARDS.glob("*.json"))]
+    out: dict[str, Target] = {}
+    for b in board_table.BOARDS:
+        build = next((j for j in jsons if j.get("mcu") == b.machine), None)
+        if not b.emulated or build is None:
+            continue
+        fpu = build.get("fpu", "")
+        mflags = (f"-mcpu={build['cpu']}", *((f"-mfpu={fpu}", "-mfloat-abi=hard") if fpu else ()))
+        key = build["cpu"].removeprefix("cortex-")
+        out.setdefault(key, Target(key, b.machine, ROOT / build["ldscript"], mflags))
+    return out
+
+
+def resolve_boards(names: list[str]) -> list[Target]:
+    """--boards items: a target's key (m4) or any name of an emulated board in the board table."""
+    known = targets()
+    out = []
+    for n in names:
+        b = board_table.find(n)
+        t = known.get(n) or next((t for t in known.values() if b is not None and t.machine == b.machine), None)
+        if t is None:
+            raise SystemExit(f"unknown board {n!r}: one of {', '.join(known)} or {', '.join(board_table.names())}")
+        out.append(t)
+    return out
 
 
 def v2_sources(tile: int = 128) -> tuple[ModelSource, ...]:
@@ -86,40 +127,40 @@ def v2_sources(tile: int = 128) -> tuple[ModelSource, ...]:
 
 
 def bundle_sources(bundle: Path, quality: int) -> tuple[ModelSource, ...]:
-    srcs = load_sources(bundle)
-    pick = [s for s in srcs if s.name in (f"enc_q{quality}", f"dec_q{quality}")]
+    """The encoder and decoder of one quality, as the bundle's manifest (tinycodec.manifest) lists them."""
+    pick = [s for s in load_sources(bundle) if s.quality == quality and s.role in ROLES]
     if not pick:
-        raise SystemExit(f"{bundle}: no enc_q{quality}/dec_q{quality} models")
+        raise SystemExit(f"{bundle}: the manifest lists no encoder or decoder of quality {quality}")
     return tuple(ModelSource(f"{bundle.name}/{s.name}", s.file, s.data) for s in pick)
 
 
-def build_elf(gen: Path, board: str, max_in: int, max_out: int, defines: tuple[str, ...] = ()) -> Path:
-    machine, port, mflags = BOARDS[board]
-    elf = gen.parent / f"kbench_{board}{'_' + '_'.join(defines).lower() if defines else ''}.elf"
+def build_elf(gen: Path, board: Target, max_in: int, max_out: int, defines: tuple[str, ...] = ()) -> Path:
+    elf = gen.parent / f"kbench_{board.key}{'_' + '_'.join(defines).lower() if defines else ''}.elf"
     srcs = sorted(gen.glob("*.c")) + sorted(KERNELS.glob("*.c"))
     srcs += [DRIVER, PORTS / "cmsdk" / "cortexm_startup.c", PORTS / "cmsdk" / "fpgaio_timer.c"]
-    inc = [gen, KERNELS, ROOT / "firmware" / "core", PORTS / port, PORTS / "cmsdk"]
+    inc = [gen, KERNELS, ROOT / "firmware" / "core", board.ldscript.parent, PORTS / "cmsdk"]
     cmd = [
-        "arm-none-eabi-gcc", "-mthumb", *mflags, "-O2", "-g", "-std=c11", "-Wall", "-Wextra",
+        "arm-none-eabi-gcc", "-mthumb", *board.mflags, "-O2", "-g", "-std=c11", "-Wall", "-Wextra",
         "-ffunction-sections", "-fdata-sections", f"-DKB_IN_BYTES={max_in}", f"-DKB_OUT_BYTES={max_out}",
         *(f"-D{d}" for d in defines), *(a for i in inc for a in ("-I", str(i))), *map(str, srcs),
         "-nostartfiles", "--specs=nano.specs", "--specs=rdimon.specs", "-Wl,--gc-sections",
-        "-Wl,--defsym=end=__bss_end", "-T", str(PORTS / port / f"{port}.ld"), "-o", str(elf),
+        "-Wl,--defsym=end=__bss_end", "-T", str(board.ldscript), "-o", str(elf),
     ]  # fmt: skip
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
-        raise SystemExit(f"build for {board} failed:\n{res.stderr[-4000:]}")
+        raise SystemExit(f"build for {board.key} failed:\n{res.stderr[-4000:]}")
     return elf
 
 
-def run_elf(elf: Path, board: str) -> dict:
+def run_elf(elf: Path, board: Target) -> dict:
     res = subprocess.run(
-        ["qemu-system-arm", "-M", BOARDS[board][0], "-icount", "shift=0", "-nographic", "-monitor", "none",
+        ["qemu-system-arm", "-M", board.machine, "-icount", "shift=0", "-nographic", "-monitor", "none",
          "-serial", "null", "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)],
         capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     if res.returncode != 0:
-        raise SystemExit(f"{elf.name} on {board} failed ({res.returncode}):\n{res.stdout[-2000:]}{res.stderr[-2000:]}")
+        tail = f"{res.stdout[-2000:]}{res.stderr[-2000:]}"
+        raise SystemExit(f"{elf.name} on {board.key} failed ({res.returncode}):\n{tail}")
     got: dict = {"models": {}, "ops": {}, "hash": {}}
     for line in (res.stdout + "\n" + res.stderr).splitlines():  # semihosted stdout may arrive on stderr
         f = line.split()
@@ -171,7 +212,7 @@ def op_desc(g, s) -> dict:  # noqa: ANN001
     return d
 
 
-def bench(sources: tuple[ModelSource, ...], boards: list[str], work: Path) -> dict:
+def bench(sources: tuple[ModelSource, ...], boards: list[Target], work: Path) -> dict:
     files, units = render(sources, profile=True)
     gen = work / "gen"
     if gen.exists():
@@ -182,7 +223,7 @@ def bench(sources: tuple[ModelSource, ...], boards: list[str], work: Path) -> di
     max_in = max(u.graph.tensors[u.graph.inputs[0]].numel for u in units)
     max_out = max(u.graph.tensors[u.graph.outputs[0]].numel for u in units)
     ref = host_hashes(sources, work)
-    runs = {b: run_elf(build_elf(gen, b, max_in, max_out), b) for b in boards}
+    runs = {b.key: run_elf(build_elf(gen, b, max_in, max_out), b) for b in boards}
     models = []
     for u in units:
         steps = leaf_steps(u.steps)
@@ -213,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quality", type=int, default=2)
     ap.add_argument("--no-v2", action="store_true", help="skip the tc-v2-shaped random-weight models")
     ap.add_argument("--v2-tile", type=int, default=128)
-    ap.add_argument("--boards", default="m4,m55")
+    ap.add_argument("--boards", default=",".join(targets()), help="comma-separated (default: %(default)s)")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-kernels")
     ap.add_argument("--tag", default="", help="suffix of the JSON file name")
     ap.add_argument(
@@ -223,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         print(markdown(*[json.loads(p.read_text()) for p in args.markdown]))
         return 0
-    boards = [b for b in args.boards.split(",") if b]
+    boards = resolve_boards([b for b in args.boards.split(",") if b])
     for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} not installed")
@@ -241,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         "kernels_modified": bool(dirty.stdout.strip()),
         "measure": "guest instructions under qemu-system-arm -icount shift=0 (FPGAIO 25 MHz ticks x 40), "
         "not cycles; +-40 per kernel call",
-        "boards": {b: BOARDS[b][0] for b in boards},
+        "boards": {b.key: b.machine for b in boards},
         "sets": {},
     }
     sets = {f"{args.bundle.name}-q{args.quality}": bundle_sources(args.bundle, args.quality)}
