@@ -186,3 +186,36 @@ def test_sigterm_stops_with_checkpoint_and_segment_row(tmp_path: Path):
     assert len(seg) == 1 and int(seg[0]["steps"]) >= 100
     _, _, step = load_codec(run, "last")
     assert step == int(seg[0]["step"])
+
+
+def test_add_quality_grows_the_run(tmp_path: Path):
+    """--add-quality: a higher lambda is appended; shared weights, the other levels' rows and the step carry
+    over, the new level starts from the last one (gain scaled by sqrt of the lambda ratio), training goes on."""
+    import json
+
+    import numpy as np
+
+    cfg = _tiny(tmp_path, steps=3, val_every=1000, ckpt_every=3)
+    run = train(ModelConfig(), cfg, log=lambda *_: None)
+    old, old_cfg, _ = load_codec(run, "last")
+    with pytest.raises(ValueError, match="rise above"):
+        train(ModelConfig(), cfg, resume=True, log=lambda *_: None, add_lambdas=(old_cfg.lambdas[-1],))
+    with pytest.raises(ValueError, match="needs a run"):
+        train(ModelConfig(), replace(cfg, run_dir=tmp_path / "new"), log=lambda *_: None, add_lambdas=(0.1,))
+    # grown at step 3, then 0 more steps: the saved state is the grown one
+    train(ModelConfig(), cfg, resume=True, log=lambda *_: None, add_lambdas=(0.1,))
+    grown, grown_cfg, step = load_codec(run, "last")
+    assert step == 3 and grown_cfg.lambdas == (*old_cfg.lambdas, 0.1)
+    assert json.loads((run / "config.json").read_text())["model"]["lambdas"][-1] == 0.1
+    g_old, g_new = old.gain.numpy(), grown.gain.numpy()
+    np.testing.assert_array_equal(g_new[:-1], g_old)
+    np.testing.assert_allclose(g_new[-1], g_old[-1] * np.sqrt(0.1 / old_cfg.lambdas[-1]), rtol=1e-6)
+    np.testing.assert_allclose(
+        grown.inv_gain.numpy()[-1], old.inv_gain.numpy()[-1] / np.sqrt(0.1 / old_cfg.lambdas[-1]), rtol=1e-6
+    )
+    np.testing.assert_array_equal(grown.density.matrices[0].numpy()[-1], old.density.matrices[0].numpy()[-1])
+    for a, b in zip(old.encoder.get_weights(), grown.encoder.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    train(ModelConfig(), replace(cfg, steps=5, ckpt_every=5), resume=True, log=lambda *_: None)
+    _, cfg5, step = load_codec(run, "last")
+    assert step == 5 and cfg5.levels == old_cfg.levels + 1

@@ -102,7 +102,7 @@ def _add_train(sub) -> None:
         "--preset",
         choices=sorted(TRAIN_DEFAULTS),
         default="tc-small",
-        help="tc-small: the shipped v1 codec; tc-v2: transposed-conv decoder, 128² tiles, 5 qualities; "
+        help="tc-small: the shipped v1 codec; tc-v2: transposed-conv decoder, 128² tiles, 6 qualities; "
         "seed-unet: the student report's U-Net baseline (MAE, skips)",
     )
     p.add_argument("--hours", type=float, default=None, help="wall-clock budget of this run (stops with a checkpoint)")
