@@ -20,14 +20,12 @@ import numpy as np
 
 from . import __version__, baselines, rd
 from .bundle import Bundle
-from .data import DataError, verify_folder
-from .imageio import read_rgb
+from .imageio import Dataset, find_images, read_rgb
 from .metrics import PSNR_CAP, bpp, psnr, ssim
 from .safeio import atomic_write
 
 SCHEMA = "tinycodec-eval"
 SCHEMA_VERSION = 1
-IMAGE_SUFFIXES = (".png", ".ppm", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp")
 BPP_TARGETS = (0.25, 0.5)
 ANCHORS = ("jpeg", "webp")
 PSNR_TARGETS = {"0.25": 27.5, "0.5": 30.5}  # issue 10 (codec v2): dB on Kodak at these bpp
@@ -54,37 +52,6 @@ class PointResult:
     psnr: float
     ssim: float
     images: tuple[ImageScore, ...]
-
-
-@dataclass(frozen=True)
-class Dataset:
-    name: str
-    path: Path
-    images: tuple[Path, ...]
-    sha256: str  # "verified" | "absent"
-    detail: str
-
-
-def find_images(folder: Path, limit: int | None = None) -> Dataset:
-    """Images of a folder: checked against SHA256SUMS when the folder has one, else every image file, sorted."""
-    folder = Path(folder)
-    if not folder.exists():
-        raise DataError(f"{folder}: no such data folder")
-    if not folder.is_dir():
-        raise DataError(f"{folder}: not a folder")
-    if limit is not None and limit < 1:
-        raise DataError(f"--limit must be at least 1 (got {limit})")
-    if (folder / "SHA256SUMS").is_file():
-        paths = verify_folder(folder)
-        status, detail = "verified", f"all {len(paths)} images match {folder.name}/SHA256SUMS"
-    else:
-        paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-        status, detail = "absent", "no SHA256SUMS in the folder; images not verified"
-        if not paths:
-            raise DataError(f"{folder}: no images (looked for {', '.join(IMAGE_SUFFIXES)})")
-    if limit is not None:
-        paths = paths[:limit]
-    return Dataset(folder.resolve().name, folder.resolve(), tuple(paths), status, detail)
 
 
 def _score(name: str, img: np.ndarray, n_bytes: int, out: np.ndarray) -> ImageScore:

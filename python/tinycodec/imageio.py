@@ -1,20 +1,24 @@
-"""Reading user images with clear one-line errors; conversions to 8-bit RGB are reported."""
+"""Reading user images with clear one-line errors; conversions to 8-bit RGB are reported. The images of a folder
+(`find_images`: verified against SHA256SUMS when it has one), for eval and bench."""
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from .bitstream import MAX_DIM, MAX_PIXELS  # what a .tcz can hold and a reader accepts (docs/security.md)
+from .data import DataError, verify_folder
 from .errors import TinycodecError
 from .safeio import FileError, atomic_open, open_input
 
 # Largest image file read (docs/security.md): an 8192 x 8192 16-bit RGBA TIFF, uncompressed, is 512 MiB.
 MAX_IMAGE_FILE_BYTES = 1 << 30
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
+IMAGE_SUFFIXES = (".png", ".ppm", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp")
 
 
 class ImageError(TinycodecError):
@@ -77,3 +81,34 @@ def write_png(path: Path, img: np.ndarray) -> None:
     """Atomically (safeio.atomic_open): an interrupted write leaves the old file or none, never half a PNG."""
     with atomic_open(path, "wb") as f:
         Image.fromarray(img, "RGB").save(f, format="PNG")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    path: Path
+    images: tuple[Path, ...]
+    sha256: str  # "verified" | "absent"
+    detail: str
+
+
+def find_images(folder: Path, limit: int | None = None) -> Dataset:
+    """Images of a folder: checked against SHA256SUMS when the folder has one, else every image file, sorted."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise DataError(f"{folder}: no such data folder")
+    if not folder.is_dir():
+        raise DataError(f"{folder}: not a folder")
+    if limit is not None and limit < 1:
+        raise DataError(f"--limit must be at least 1 (got {limit})")
+    if (folder / "SHA256SUMS").is_file():
+        paths = verify_folder(folder)
+        status, detail = "verified", f"all {len(paths)} images match {folder.name}/SHA256SUMS"
+    else:
+        paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        status, detail = "absent", "no SHA256SUMS in the folder; images not verified"
+        if not paths:
+            raise DataError(f"{folder}: no images (looked for {', '.join(IMAGE_SUFFIXES)})")
+    if limit is not None:
+        paths = paths[:limit]
+    return Dataset(folder.resolve().name, folder.resolve(), tuple(paths), status, detail)

@@ -16,7 +16,8 @@ from .session import Session
 def baselines_for(out: Path, sess: Session, names: list[str]) -> dict:
     """JPEG / WebP / JPEG 2000 sweeps on the same images (evaluate.sweep), cached in the session folder."""
     from .. import baselines as bl
-    from ..evaluate import Dataset, sweep  # only when no committed eval report covers the images
+    from ..evaluate import sweep  # only when no committed eval report covers the images
+    from ..imageio import Dataset
 
     names = sorted(set(names), key=list(sess.images).index)
     cache = out / "baselines.json"

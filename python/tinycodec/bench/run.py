@@ -68,7 +68,7 @@ def main(opts: Options) -> int:
         if model_given:
             config.model = str(model.resolve())
     else:
-        from ..evaluate import find_images
+        from ..imageio import find_images
 
         try:
             ds = find_images(opts.images, opts.limit)
