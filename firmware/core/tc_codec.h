@@ -3,8 +3,8 @@
  * HostCodec.encode_tile / decode_tile produce (docs/protocol.md). No heap: the caller passes the buffers.
  *
  * The quality -> model mapping is never hand-written: the qualities are those of the generated entropy
- * tables (tc_entropy_tables.h, from the manifest) and the models are looked up by their generated names
- * "enc_q<N>" / "dec_q<N>" in tc_backend.models. Every firmware env (backends gen and tflm) compiles the
+ * tables (tc_entropy_tables.h, from the manifest) and the models are looked up by the role and quality
+ * codegen writes into tc_backend.models (never by name). Every firmware env (backends gen and tflm) compiles the
  * tables and defines TC_CODEC_REQUIRED (missing tables = build error), so INFO's capabilities are the same
  * on every backend. Only test builds without tables (TEST-ONLY backend, kernel tests) compile the codec
  * out; there tc_codec_available() is 0. */

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from .codegen.reader import load_model, op_names, rescale_bias, set_tensor_quant, tensor_quant
 from .config import ExportConfig, ModelConfig
 from .data import load_folder
 from .entropy_tables import tables_from_cdf
@@ -22,7 +23,6 @@ from .model import build_decoder, build_encoder, macs_per_pixel
 from .oracle import TflmModel, tflm_arena_bytes
 from .safeio import atomic_write
 from .tfenv import tf, tf_keras
-from .tflite_fb import load_model, op_names, rescale_bias, set_tensor_quant, tensor_quant
 
 PIXEL_SCALE = np.float32(1 / 255)
 

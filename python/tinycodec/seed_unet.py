@@ -87,9 +87,9 @@ def train_seed(
 
 
 def export_seed(weights: Path, out_dir: Path, data_dir: Path, tile: int = 64) -> dict:
+    from .codegen.reader import load_model, op_names
     from .export import _convert, calibration_tiles
     from .oracle import tflm_arena_bytes
-    from .tflite_fb import load_model, op_names
 
     model, crossings = build(tile)
     model.load_weights(str(weights))
