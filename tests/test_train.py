@@ -186,6 +186,8 @@ def test_sigterm_stops_with_checkpoint_and_segment_row(tmp_path: Path):
     assert len(seg) == 1 and int(seg[0]["steps"]) >= 100
     _, _, step = load_codec(run, "last")
     assert step == int(seg[0]["step"])
+    # stopped before its lr decay: the pre-decay state is this one, so --from-predecay continues from here
+    assert (run / "ckpt_predecay" / f"ckpt-{step}.index").is_file()
 
 
 def test_add_quality_grows_the_run(tmp_path: Path):

@@ -447,6 +447,9 @@ def train(
             if step % tcfg.val_every:
                 validate(step)
             manager.save(checkpoint_number=step)
+            if budget is not None and not bool(tr.decayed.numpy()):  # stopped before its decay: this state
+                # is the high-lr one a later --from-predecay (make train) must continue, not an older one
+                tf.train.CheckpointManager(tr.ckpt, run / "ckpt_predecay", max_to_keep=1).save(step)
             seg = _now() - t0
             logf.row(
                 step=step,
