@@ -45,11 +45,15 @@ def test_size_budget_per_quality(bundle):
 
 def test_manifest_records_latent_agreement(bundle):
     """Int8 latent symbols agree with the float model's rounding (the bins the entropy model learned)."""
-    for q, frac in bundle.manifest["latent_agreement"].items():
-        # int8 activation error flips symbols near bin edges, more at fine quantization: PTQ tc-small 0.4-4.4 %,
-        # PTQ tc-v2 0.3 % (q1) ... 5.5 % (q5; QAT brought tc-small to <= 0.7 %); a wrong latent scale (the
-        # converter-chosen 0.42 of the report) flips ~11 %
-        assert frac >= 0.93, (q, frac)
+    agree = bundle.manifest["latent_agreement"]
+    fracs = [agree[f"q{q}"] for q in sorted(bundle.qualities)]
+    # int8 activation error flips symbols near bin edges, more at finer quantization (higher quality): PTQ
+    # tc-small 0.4-4.4 %, PTQ tc-v2 0.3 % (q1) ... 6.2 % (q5), 10.6 % (q6, the finest bins; QAT there: 2.1 %, but
+    # its rates rise with the float-trained densities, so val chose PTQ). A wrong latent scale (the converter-chosen
+    # 0.42 of the report) flips symbols at every quality, the coarsest too: that is what the first check catches.
+    assert fracs[0] >= 0.99, agree
+    assert min(fracs) >= 0.85, agree
+    assert all(b <= a + 0.005 for a, b in zip(fracs, fracs[1:])), agree  # finer bins never agree (much) more
 
 
 def test_tflm_matches_litert_reference(bundle):
