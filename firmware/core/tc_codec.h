@@ -6,8 +6,8 @@
  * tables (tc_entropy_tables.h, from the manifest) and the models are looked up by the role and quality
  * codegen writes into tc_backend.models (never by name). Every firmware env (backends gen and tflm)
  * compiles the tables and defines TC_CODEC_REQUIRED (missing tables = build error), so INFO's capabilities
- * are the same on every backend. Only test builds without tables (TEST-ONLY backend, kernel tests) compile the codec
- * out; there tc_codec_available() is 0. */
+ * are the same on every backend. Only test builds without tables (TEST-ONLY backend, kernel tests) compile
+ * the codec out; there tc_codec_available() is 0. */
 #ifndef TC_CODEC_H
 #define TC_CODEC_H
 
