@@ -261,7 +261,7 @@ def _points(jobs, scores: list[list[ImageScore]]) -> dict[str, list[PointResult]
 
 def _sweep_parallel(dataset, bundle, qualities, sweeps, progress, timer, seams, workers) -> dict:
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     jobs = _jobs(None, qualities, sweeps, timer, seams)  # names and order only
     per_image: list[list[ImageScore] | None] = [None] * len(dataset.images)
@@ -271,8 +271,6 @@ def _sweep_parallel(dataset, bundle, qualities, sweeps, progress, timer, seams, 
             pool.submit(_sweep_image, bundle.path, path, list(qualities), sweeps, seams.tile if seams else None): i
             for i, path in enumerate(dataset.images)
         }
-        from concurrent.futures import as_completed
-
         done = as_completed(futs)
         for fut in progress(done, len(futs)) if progress else done:
             img_scores, totals, sums = fut.result()
