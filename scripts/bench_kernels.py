@@ -1,10 +1,11 @@
 """Kernel benchmark (`make bench-kernels`): instructions per MAC of every op of a model bundle on the emulated
 Cortex-M4 (mps2-an386) and Cortex-M55 (mps3-an547), written as JSON to runs/bench-kernels/.
 
-Models: one quality (encoder + decoder) of a bundle (default: config.DEFAULT_MODEL, --quality 2), and a
-tc-v2-shaped encoder/decoder built from random weights with tests/gen_helpers.py (Keras -> int8 TFLite) while no
-tc-v2 bundle exists (--no-v2 skips it). The models go through `tinycodec codegen` with per-op profiling hooks
-(emit_model_c(profile=True): the op's kernel calls are bracketed by reads of the board's FPGAIO counter), are
+Models: one quality (encoder + decoder) of a bundle (default: config.DEFAULT_MODEL, --quality 2), and per preset
+of --presets (default tc-v2, tc-v3) an encoder/decoder of its shapes built from random weights with
+tests/gen_helpers.py (Keras -> int8 TFLite; --no-v2 skips them). The models go through `tinycodec codegen` with
+per-op profiling hooks (emit_model_c(profile=True): the op's kernel calls are bracketed by reads of the board's
+FPGAIO counter), are
 linked with the kernels and firmware/backends/gen/host/tc_kbench_main.c into a bare-metal semihosted ELF per board
 (same compiler flags as the PlatformIO envs) and run once each under `qemu-system-arm -icount shift=0`.
 
@@ -19,7 +20,8 @@ Boards: the emulated ones of the board table (python/tinycodec/link/boards.txt),
 any name the table knows (qemu-m55, qemu_m4, mps2-an386...); compiler flags and linker script from the machine's
 board JSON (firmware/platform/tinycodec_arm/boards/), as the platform's builder takes them.
 
-  python scripts/bench_kernels.py [--bundle models/tc-small] [--quality 2] [--no-v2] [--boards m4,m55]
+  python scripts/bench_kernels.py [--bundle models/tc-small] [--quality 2] [--no-v2] [--presets tc-v2,tc-v3]
+                                  [--boards m4,m55]
 """
 
 from __future__ import annotations
@@ -92,37 +94,33 @@ def resolve_boards(names: list[str]) -> list[Target]:
     return out
 
 
-def v2_sources(tile: int = 128) -> tuple[ModelSource, ...]:
-    """tc-v2's layers (config.PRESETS["tc-v2"]) with random weights: conv 5x5/2 3->56, 3x3/2 56->56 (x2),
-    3x3/2 56->72 (ReLU on all but the last); decoder TRANSPOSE_CONV 3x3/2 72->56, 56->56, 56->56 (ReLU),
-    5x5/2 56->3."""
+def preset_sources(preset: str = "tc-v2", tile: int = 128) -> tuple[ModelSource, ...]:
+    """A preset's layers (config.PRESETS[preset], convt decoder) with random weights. tc-v2: conv 5x5/2 3->56,
+    3x3/2 56->56 (x2), 3x3/2 56->72 (ReLU on all but the last); decoder TRANSPOSE_CONV 3x3/2 72->56, 56->56,
+    56->56 (ReLU), 5x5/2 56->3. tc-v3: the same with 48 hidden and 120 latent channels."""
     from gen_helpers import L, Spec, model_file
+    from tinycodec import config
 
-    lat = tile // 16
-    enc = Spec(
-        "v2_enc",
-        (tile, tile, 3),
-        (
-            L("conv", filters=56, kernel=5, strides=2, activation="relu"),
-            L("conv", filters=56, kernel=3, strides=2, activation="relu"),
-            L("conv", filters=56, kernel=3, strides=2, activation="relu"),
-            L("conv", filters=72, kernel=3, strides=2),
-        ),
+    cfg = config.PRESETS[preset]
+    if cfg.decoder != "convt":
+        raise SystemExit(f"{preset}: only transposed-conv decoders are benched with random weights")
+    enc_c = (*cfg.enc_channels, cfg.latent_channels)
+    enc_layers = tuple(
+        L("conv", filters=c, kernel=k, strides=2, **({"activation": "relu"} if i < len(enc_c) - 1 else {}))
+        for i, (c, k) in enumerate(zip(enc_c, cfg.enc_kernels))
     )
-    dec = Spec(
-        "v2_dec",
-        (lat, lat, 72),
-        (
-            L("convt", filters=56, kernel=3, activation="relu"),
-            L("convt", filters=56, kernel=3, activation="relu"),
-            L("convt", filters=56, kernel=3, activation="relu"),
-            L("convt", filters=3, kernel=5),
-        ),
+    dec_c = (*cfg.dec_channels, 3)
+    dec_layers = tuple(
+        L("convt", filters=c, kernel=k, **({"activation": "relu"} if i < len(dec_c) - 1 else {}))
+        for i, (c, k) in enumerate(zip(dec_c, cfg.dec_kernels))
     )
+    tag = preset.replace("tc-", "").replace("-", "_")
+    enc = Spec(f"{tag}_enc", (tile, tile, 3), enc_layers)
+    dec = Spec(f"{tag}_dec", (tile // cfg.stride, tile // cfg.stride, cfg.latent_channels), dec_layers)
     out = []
     for s in (enc, dec):
         f = model_file(s)
-        out.append(ModelSource(f"tc-v2-random/{s.name[3:]}", f.name, f.read_bytes()))
+        out.append(ModelSource(f"{preset}-random/{s.name.split('_')[-1]}", f.name, f.read_bytes()))
     return tuple(out)
 
 
@@ -252,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bundle", type=Path, default=config.DEFAULT_MODEL)
     ap.add_argument("--quality", type=int, default=2)
-    ap.add_argument("--no-v2", action="store_true", help="skip the tc-v2-shaped random-weight models")
+    ap.add_argument("--no-v2", action="store_true", help="skip the random-weight preset-shaped models")
+    ap.add_argument("--presets", default="tc-v2,tc-v3", help="presets benched with random weights (%(default)s)")
     ap.add_argument("--v2-tile", type=int, default=128)
     ap.add_argument("--boards", default=",".join(targets()), help="comma-separated (default: %(default)s)")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-kernels")
@@ -286,8 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         "sets": {},
     }
     sets = {f"{args.bundle.name}-q{args.quality}": bundle_sources(args.bundle, args.quality)}
-    if not args.no_v2:
-        sets[f"tc-v2-random-{args.v2_tile}"] = v2_sources(args.v2_tile)
+    for preset in [] if args.no_v2 else [p for p in args.presets.split(",") if p]:
+        sets[f"{preset}-random-{args.v2_tile}"] = preset_sources(preset, args.v2_tile)
     with tempfile.TemporaryDirectory(prefix="kbench-", dir=ROOT / "build" if (ROOT / "build").is_dir() else None) as td:
         for name, srcs in sets.items():
             result["sets"][name] = bench(srcs, boards, Path(td) / re.sub(r"\W", "_", name))

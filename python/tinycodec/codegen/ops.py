@@ -141,9 +141,10 @@ def _const_int8_weights(ctx: _Ctx, idx: int) -> Tensor:
     return w
 
 
-def conv_scratch_bytes(k: int) -> int:
-    """TC_CONV_SCRATCH_BYTES(k) of tc_kernels.h: im2col of 4 output pixels as int16 (DSP; MVE needs less)."""
-    return 8 * ((k + 3) // 4 * 4)
+def conv_scratch_bytes(k: int, out_c: int) -> int:
+    """TC_CONV_SCRATCH_BYTES(k, out_c) of tc_kernels.h: im2col of 4 output pixels as int16 up to round_up(k, 8)
+    + 16 bytes of requantization constants per output channel (DSP; MVE needs less)."""
+    return 8 * ((k + 7) // 8 * 8) + 16 * out_c
 
 
 def _window(ctx: _Ctx, x: Tensor, y: Tensor, kh: int, kw: int) -> tuple[tuple[str, str], ...]:
@@ -235,7 +236,7 @@ def _lower_conv(ctx: _Ctx) -> Step:
     macs = oh * ow * oc * kh * kw * ic
     return Step(
         op.index, op.code, "tc_conv2d_s8", "unary", "tc_conv_params_t", params, tuple(arrays), (x.index,), y.index,
-        macs, False, conv_scratch_bytes(kh * kw * ic),
+        macs, False, conv_scratch_bytes(kh * kw * ic, oc),
     )  # fmt: skip
 
 
@@ -345,7 +346,7 @@ def _lower_tconv(ctx: _Ctx) -> Step:
     for k, (th, tw, *_rest) in enumerate(phases):
         py, px = divmod(k, sw)
         macs += -(-(oh - py) // sh) * -(-(ow - px) // sw) * oc * th * tw * ic
-        scratch = max(scratch, conv_scratch_bytes(th * tw * ic))
+        scratch = max(scratch, conv_scratch_bytes(th * tw * ic, oc))
     return Step(
         op.index, op.code, "tc_transpose_conv_s8", "unary", "tc_tconv_params_t", params, tuple(arrays), (x.index,),
         y.index, macs, False, scratch,

@@ -472,7 +472,9 @@ int tc_conv_rows_fast(const tc_conv_params_t *p, const int8_t *in, int8_t *out, 
 
 #else
 /* ------------------------------------------- M4/M7 DSP (and its plain-C twin): int16 im2col */
-/* Four pixels interleaved per group of 4 K values: [g][pixel 0..3][x0,x2,x1,x3] (int16, offset added). */
+/* Four pixels interleaved per group of 4 K values: [g][pixel 0..3][x0,x2,x1,x3] (int16, the raw input: the
+ * input offset enters through bias_fold, so the padding is the input zero point), zeros from K up to
+ * round_up(K, 8). */
 #define NPX 4
 #define GSTRIDE (4 * NPX) /* int16 per group */
 static inline int32_t slot(int32_t j) { return (j >> 2) * GSTRIDE + ((j & 1) << 1) + ((j >> 1) & 1); }
@@ -484,96 +486,145 @@ static inline uint32_t rd32(const void *ptr) {
 }
 
 #if defined(TC_CONV_DSP)
-/* a + (sign-extended bytes 1 and 3 of b): SXTAB16 with the rotate folded in (GCC emits a separate ROR) */
-static inline int32_t sxtab16_ror8(int32_t a, uint32_t b) {
+/* sign-extended bytes 1 and 3 of b: SXTB16 with the rotate folded in (GCC emits a separate ROR) */
+static inline int32_t sxtb16_ror8(uint32_t b) {
   int32_t r;
-  __asm("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(b));
+  __asm("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(b));
   return r;
 }
 
-/* groups x 4 int8 values -> (x0,x2),(x1,x3) int16 pairs with the offset added, one pixel's slots
- * (GSTRIDE apart). Out of line: inlined into im2col, GCC spills its loop variables. */
-__attribute__((noinline)) static void cvt_groups(int32_t *q, const int8_t *src, int32_t groups,
-                                                 int32_t off2) {
+/* groups x 4 int8 values -> (x0,x2),(x1,x3) int16 pairs, one pixel's slots (GSTRIDE apart). Out of line:
+ * inlined into im2col, GCC spills its loop variables. */
+__attribute__((noinline)) static void cvt_groups(int32_t *q, const int8_t *src, int32_t groups) {
   for (; groups >= 2; groups -= 2, src += 8, q += GSTRIDE) {
     const uint32_t w0 = rd32(src), w1 = rd32(src + 4);
-    q[0] = __sxtab16(off2, (int32_t)w0);
-    q[1] = sxtab16_ror8(off2, w0);
-    q[GSTRIDE / 2] = __sxtab16(off2, (int32_t)w1);
-    q[GSTRIDE / 2 + 1] = sxtab16_ror8(off2, w1);
+    q[0] = __sxtb16((int32_t)w0);
+    q[1] = sxtb16_ror8(w0);
+    q[GSTRIDE / 2] = __sxtb16((int32_t)w1);
+    q[GSTRIDE / 2 + 1] = sxtb16_ror8(w1);
   }
   if (groups) {
     const uint32_t w0 = rd32(src);
-    q[0] = __sxtab16(off2, (int32_t)w0);
-    q[1] = sxtab16_ror8(off2, w0);
+    q[0] = __sxtb16((int32_t)w0);
+    q[1] = sxtb16_ror8(w0);
   }
 }
 #endif
 
-/* n values from src (+ offset) at K positions j.. of the pixel whose slots start at d: scalar up to the
- * next group of 4, whole groups 4 at a time (also when a run starts mid-group, e.g. in_c = 3), then the
- * scalar tail. */
-static inline void copy_run(int16_t *d, int32_t j, const int8_t *src, int32_t n, int32_t off) {
+/* n values from src at K positions j.. of the pixel whose slots start at d: scalar up to the next group of 4,
+ * whole groups 4 at a time (also when a run starts mid-group, e.g. in_c = 3), then the scalar tail. */
+static inline void copy_run(int16_t *d, int32_t j, const int8_t *src, int32_t n) {
   int32_t i = 0;
   for (; i < n && (j & 3) != 0; ++i, ++j) {
-    d[slot(j)] = (int16_t)(src[i] + off);
+    d[slot(j)] = src[i];
   }
 #if defined(TC_CONV_DSP)
-  const int32_t off2 = (int32_t)(((uint32_t)off & 0xffffu) | ((uint32_t)off << 16));
   const int32_t groups = (n - i) >> 2;
   if (groups > 0) {
-    cvt_groups((int32_t *)(void *)(d + (j >> 2) * GSTRIDE), src + i, groups, off2);
+    cvt_groups((int32_t *)(void *)(d + (j >> 2) * GSTRIDE), src + i, groups);
     i += 4 * groups;
     j += 4 * groups;
   }
 #else
   for (; i + 4 <= n; i += 4, j += 4) {
     int16_t *q = d + (j >> 2) * GSTRIDE;
-    q[0] = (int16_t)(src[i] + off);
-    q[1] = (int16_t)(src[i + 2] + off);
-    q[2] = (int16_t)(src[i + 1] + off);
-    q[3] = (int16_t)(src[i + 3] + off);
+    q[0] = src[i];
+    q[1] = src[i + 2];
+    q[2] = src[i + 1];
+    q[3] = src[i + 3];
   }
 #endif
   for (; i < n; ++i, ++j) {
-    d[slot(j)] = (int16_t)(src[i] + off);
+    d[slot(j)] = src[i];
   }
 }
 
-static inline void zero_run(int16_t *d, int32_t j, int32_t n) {
+static inline void fill_run(int16_t *d, int32_t j, int32_t n, int16_t v) {
   for (int32_t e = j + n; j < e; ++j) {
-    d[slot(j)] = 0;
+    d[slot(j)] = v;
   }
 }
 
-/* One output pixel's receptive field into slots d (pixel p: buf + 4 p), zeros up to k4. */
+/* One output pixel's receptive field into slots d (pixel q: buf + 4 q): the input, its zero point in the
+ * padding, zeros from K up to k8. */
 static void im2col_s16(const tc_conv_params_t *p, const int8_t *in, int32_t oy, int32_t ox, int16_t *d,
-                       int32_t k4) {
-  const int32_t in_c = p->in_c, k_w = p->k_w, off = p->in_offset;
+                       int32_t k8) {
+  const int32_t in_c = p->in_c, k_w = p->k_w;
+  const int16_t zp = (int16_t)(-p->in_offset);
   const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
   const int32_t run = k_w * in_c;
   int32_t j = 0;
   for (int32_t ky = 0; ky < p->k_h; ++ky, j += run) {
     const int8_t *row = src_row(p, in, y0 + p->dil_h * ky);
     if (row == 0) {
-      zero_run(d, j, run);
+      fill_run(d, j, run, zp);
       continue;
     }
     if (p->x_map == 0 && p->dil_w == 1 && x0 >= 0 && x0 + k_w <= p->in_w) {
-      copy_run(d, j, row + (int64_t)x0 * in_c, run, off);
+      copy_run(d, j, row + (int64_t)x0 * in_c, run);
       continue;
     }
     for (int32_t kx = 0; kx < k_w; ++kx) {
       const int32_t ix = x0 + p->dil_w * kx;
       if (ix < 0 || ix >= p->in_w) {
-        zero_run(d, j + kx * in_c, in_c);
+        fill_run(d, j + kx * in_c, in_c, zp);
       } else {
         const int32_t sx = p->x_map != 0 ? (int32_t)p->x_map[ix] : ix;
-        copy_run(d, j + kx * in_c, row + (int64_t)sx * in_c, in_c, off);
+        copy_run(d, j + kx * in_c, row + (int64_t)sx * in_c, in_c);
       }
     }
   }
-  zero_run(d, j, k4 - j);
+  fill_run(d, j, k8 - j, 0);
+}
+
+/* Requantization in 6 instructions (DSP). TFLite's MultiplyByQuantizedMultiplier with a right shift
+ * r >= 1 is RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x, m), r) = floor(floor((x m + 2^30) /
+ * 2^31) + 2^(r-1) - [h < 0]) / 2^r) (h: the high mul, round half away from zero), and since
+ * floor((floor(A / 2^31) + c) / 2^r) = floor((A + c 2^31) / 2^(31 + r)) for integer c, both roundings merge:
+ *   out = floor((x m + 2^30 + 2^(30+r) - [x < 0] 2^31 + off 2^(31+r)) / 2^(31+r))
+ * ([h < 0] may be replaced by [x < 0] for m >= 0, r >= 1: for -2^30 <= x m < 0 both give the same floor).
+ * = SMMLAR(2x, m, c) >> r with c = 2^(r-1) + off 2^r - [x < 0] (SMMLAR: (c 2^32 + 2x m + 2^31) >> 32, exact
+ * 64-bit), then SSAT #8. Valid when |x| < 2^30 (|bias| + K 255 128 < 2^30), 1 <= r <= 21 (no int32 overflow
+ * in c and in SMMLAR's result), m >= 0, out_offset in [-128, 127] and the clamp is [-128, 127]; rq_table
+ * checks all channels, else the conv takes rq_apply (any shift, any clamp). Proven against
+ * tc_mul_by_quantized_multiplier over 2.7e8 random and exhaustive (x, m, r, off) (tests/test_kernels.py). */
+typedef struct {
+  int32_t bias; /* bias_fold[oc]: the accumulators' start */
+  int32_t mult;
+  int32_t c; /* 2^(r-1) + out_offset 2^r */
+  int32_t rsh;
+} rqf_t;
+
+static int rq_table(const tc_conv_params_t *p, rqf_t *t, int32_t K) {
+  const int64_t lim = ((int64_t)1 << 30) - (int64_t)K * 255 * 128;
+  if (p->act_min != -128 || p->act_max != 127 || p->out_offset < -128 || p->out_offset > 127) {
+    return 0;
+  }
+  for (int32_t oc = 0; oc < p->out_c; ++oc) {
+    const int32_t sh = p->out_shift[oc], m = p->out_mult[oc];
+    const int64_t b = p->bias != 0 ? p->bias[oc] : 0;
+    if (sh > -1 || sh < -21 || m < 0 || b >= lim || -b >= lim) {
+      return 0;
+    }
+    t[oc].bias = p->bias_fold[oc];
+    t[oc].mult = m;
+    t[oc].c = (1 << (-sh - 1)) + p->out_offset * (1 << -sh);
+    t[oc].rsh = -sh;
+  }
+  return 1;
+}
+
+static inline int8_t rqf_apply(const rqf_t *e, int32_t x) {
+  const int32_t c = e->c + (x >> 31), x2 = (int32_t)((uint32_t)x << 1);
+#if defined(TC_CONV_DSP)
+  int32_t h;
+  __asm("smmlar %0, %1, %2, %3" : "=r"(h) : "r"(x2), "r"(e->mult), "r"(c));
+  return (int8_t)__ssat(h >> e->rsh, 8);
+#else
+  const int32_t h =
+      (int32_t)(((int64_t)c * 4294967296LL + (int64_t)x2 * e->mult + 2147483648LL) >> 32) >> e->rsh;
+  return (int8_t)(h < -128 ? -128 : (h > 127 ? 127 : h));
+#endif
 }
 
 #if defined(TC_CONV_DSP)
@@ -647,82 +698,20 @@ static inline uint32_t rd_tail(const int8_t *w, int32_t r) {
     }                            \
   } while (0)
 
-#if defined(TC_CONV_DSP)
-/* acc[0..3] += the 4 pixels' dot products over n8 trips of 8 K values (2 groups of the interleaved
- * layout: [g][pixel 0..3][(x0,x2),(x1,x3)] int16) with 8 int8 weights per trip; w and b advance.
- * Hand-written because GCC neither folds the rotate into SXTB16 nor pairs the im2col loads: per 8 K
- * 1 LDRD (weights) + 4 SXTB16 (2 with ROR #8) + 4 LDM (2 pixels x 2 words each) + 16 SMLAD + 2 loop =
- * 27 instructions per 32 MACs (was 44). Exact: the same SMLAD products and int32 sums. */
-#define TC_DOT_HALF(wreg)           \
-  "sxtb16 r10, " wreg               \
-  "\n\t"                            \
-  "sxtb16 " wreg ", " wreg          \
-  ", ror #8\n\t"                    \
-  "ldm r0!, {r3, r11, r12, lr}\n\t" \
-  "smlad r4, r3, r10, r4\n\t"       \
-  "smlad r4, r11, " wreg            \
-  ", r4\n\t"                        \
-  "smlad r5, r12, r10, r5\n\t"      \
-  "smlad r5, lr, " wreg             \
-  ", r5\n\t"                        \
-  "ldm r0!, {r3, r11, r12, lr}\n\t" \
-  "smlad r6, r3, r10, r6\n\t"       \
-  "smlad r6, r11, " wreg            \
-  ", r6\n\t"                        \
-  "smlad r7, r12, r10, r7\n\t"      \
-  "smlad r7, lr, " wreg ", r7\n\t"
-#define TC_UNUSED __attribute__((unused))
-#define TC_DOT4_K8(name, load_w)                                                                                 \
-  __attribute__((naked, noinline)) static void name(TC_UNUSED const int32_t **b, TC_UNUSED const int8_t **w,     \
-                                                    TC_UNUSED int32_t n8, TC_UNUSED int32_t *acc) {              \
-    __asm volatile("push {r0, r1, r3, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                               \
-                   "ldm r3, {r4, r5, r6, r7}\n\t"                                                            \
-                   "ldr r0, [r0]\n\t"                                                                        \
-                   "ldr r1, [r1]\n\t"                                                                        \
-                   "1:\n\t" load_w TC_DOT_HALF("r8") TC_DOT_HALF("r9") "subs r2, r2, #1\n\t"                  \
-                   "bne 1b\n\t"                                                                              \
-                   "ldr r3, [sp, #8]\n\t"                                                                    \
-                   "stm r3, {r4, r5, r6, r7}\n\t"                                                            \
-                   "ldr r3, [sp, #0]\n\t"                                                                    \
-                   "str r0, [r3]\n\t"                                                                        \
-                   "ldr r3, [sp, #4]\n\t"                                                                    \
-                   "str r1, [r3]\n\t"                                                                        \
-                   "pop {r0, r1, r3, r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t"); \
-  }
-/* weights word-aligned (K % 4 == 0): one LDRD; else two LDR (LDRD/LDM fault on unaligned addresses) */
-TC_DOT4_K8(dot4_k8, "ldrd r8, r9, [r1], #8\n\t")
-TC_DOT4_K8(dot4_k8_unaligned, "ldr r8, [r1], #4\n\tldr r9, [r1], #4\n\t")
-#undef TC_DOT4_K8
-#undef TC_DOT_HALF
-#undef TC_UNUSED
-#endif
-
-/* One block of cnt (<= NPX) output pixels at o[0..cnt), all output channels. Out of line so that the
- * dot-product loop gets the registers to itself. */
-__attribute__((noinline)) static void block_dot(const tc_conv_params_t *p, const int16_t *buf,
-                                                int8_t *const *o, int32_t cnt) {
-  const int32_t K = p->k_h * p->k_w * p->in_c, out_c = p->out_c, groups = K >> 2, rem = K & 3;
-  const int8_t *w = p->weights;
+/* Output channels [oc0, oc1) of one block of NPX pixels at o[0..NPX) (a missing pixel's slots and output
+ * repeat pixel 0's), in C: the plain-C twin, and on the DSP the channels the asm leaves (the last one when
+ * its weight row would be read past K) or all of them when the conv's requantization has no table (t ==
+ * NULL: rq_apply). Out of line so that the dot-product loop gets the registers to itself. */
+__attribute__((noinline)) static void block_dot_c(const tc_conv_params_t *p, const int16_t *buf,
+                                                  int8_t *const *o, int32_t oc0, int32_t oc1,
+                                                  const rqf_t *t) {
+  const int32_t K = p->k_h * p->k_w * p->in_c, groups = K >> 2, rem = K & 3;
+  const int8_t *w = p->weights + (int64_t)oc0 * K;
   int8_t *const o0 = o[0], *const o1 = o[1], *const o2 = o[2], *const o3 = o[3];
-  for (int32_t oc = 0; oc < out_c; ++oc) {
+  for (int32_t oc = oc0; oc < oc1; ++oc) {
     const int32_t *b = (const int32_t *)(const void *)buf;
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    int32_t a0 = p->bias_fold[oc], a1 = a0, a2 = a0, a3 = a0;
     int32_t g = groups;
-#if defined(TC_CONV_DSP)
-    if (g >= 2) {
-      int32_t acc[4] = {0, 0, 0, 0};
-      if (((uintptr_t)w & 3u) == 0) {
-        dot4_k8(&b, &w, g >> 1, acc);
-      } else {
-        dot4_k8_unaligned(&b, &w, g >> 1, acc);
-      }
-      a0 = acc[0];
-      a1 = acc[1];
-      a2 = acc[2];
-      a3 = acc[3];
-      g &= 1;
-    }
-#endif
     for (; g >= 2; g -= 2) { /* 8 K values per trip */
       const uint32_t wv = rd32(w), wv2 = rd32(w + 4);
       w += 8;
@@ -741,65 +730,181 @@ __attribute__((noinline)) static void block_dot(const tc_conv_params_t *p, const
       w += rem;
       STEP4(b, wv);
     }
-    const int32_t bias = p->bias != 0 ? p->bias[oc] : 0;
-    const rq_t r = rq_load(p, oc);
-    if (cnt == NPX && r.mult != INT32_MIN) {
-      o0[oc] = rq_apply(&r, a0 + bias);
-      o1[oc] = rq_apply(&r, a1 + bias);
-      o2[oc] = rq_apply(&r, a2 + bias);
-      o3[oc] = rq_apply(&r, a3 + bias);
+    if (t != 0) {
+      o0[oc] = rqf_apply(&t[oc], a0);
+      o1[oc] = rqf_apply(&t[oc], a1);
+      o2[oc] = rqf_apply(&t[oc], a2);
+      o3[oc] = rqf_apply(&t[oc], a3);
       continue;
     }
-    o0[oc] = requant(p, &r, a0 + bias, oc);
-    if (cnt > 1) {
-      o1[oc] = requant(p, &r, a1 + bias, oc);
-    }
-    if (cnt > 2) {
-      o2[oc] = requant(p, &r, a2 + bias, oc);
-    }
-    if (cnt > 3) {
-      o3[oc] = requant(p, &r, a3 + bias, oc);
-    }
+    const rq_t r = rq_load(p, oc);
+    o0[oc] = requant(p, &r, a0, oc);
+    o1[oc] = requant(p, &r, a1, oc);
+    o2[oc] = requant(p, &r, a2, oc);
+    o3[oc] = requant(p, &r, a3, oc);
   }
 }
 
+#if defined(TC_CONV_DSP)
+/* nch output channels of a block of 4 pixels, all in asm: per channel the 4 accumulators start at the
+ * table's bias, k8 units of 8 K values (an odd one first, then 16 per trip), then the 4 requantizations
+ * (rqf_apply: 6 instructions each) and stores, the weights advancing to the next row (- wfix: the row was
+ * read up to round_up(K, 8)). Per 8 K: 1 LDRD (weights) + 4 SXTB16 (2 with ROR #8) + 4 LDM (2 pixels x 2
+ * words each) + 16 SMLAD = 25 instructions per 32 MACs, + 2 per 16 K for the loop; ~45 per channel around it.
+ * Exact: the same SMLAD products and int32 sums. */
+typedef struct {
+  const int8_t *w;    /* +0 */
+  const int16_t *buf; /* +4 */
+  int32_t k8;         /* +8: units of 8 K values (>= 2) */
+  const rqf_t *rq;    /* +12: entry of the first channel */
+  int32_t oc;         /* +16: index of the first channel in the outputs */
+  int32_t wfix;       /* +20: round_up(K, 8) - K */
+  int32_t nch;        /* +24: >= 1 */
+  int8_t *o[NPX];     /* +28 */
+} dot_args_t;
+#define TC_DOT_HALF(wreg)           \
+  "sxtb16 r10, " wreg               \
+  "\n\t"                            \
+  "sxtb16 " wreg ", " wreg          \
+  ", ror #8\n\t"                    \
+  "ldm r0!, {r3, r11, r12, lr}\n\t" \
+  "smlad r4, r3, r10, r4\n\t"       \
+  "smlad r4, r11, " wreg            \
+  ", r4\n\t"                        \
+  "smlad r5, r12, r10, r5\n\t"      \
+  "smlad r5, lr, " wreg             \
+  ", r5\n\t"                        \
+  "ldm r0!, {r3, r11, r12, lr}\n\t" \
+  "smlad r6, r3, r10, r6\n\t"       \
+  "smlad r6, r11, " wreg            \
+  ", r6\n\t"                        \
+  "smlad r7, r12, r10, r7\n\t"      \
+  "smlad r7, lr, " wreg ", r7\n\t"
+/* acc -> byte at o[oc] (r8 = mult, r9 = c, r10 = rsh, r12 = oc; r11 scratch) */
+#define TC_RQ(acc, o)      \
+  "add r11, r9, " acc      \
+  ", asr #31\n\t"          \
+  "lsl " acc ", " acc      \
+  ", #1\n\t"               \
+  "smmlar " acc ", " acc   \
+  ", r8, r11\n\t"          \
+  "asr " acc ", " acc      \
+  ", r10\n\t"              \
+  "ssat " acc ", #8, " acc \
+  "\n\t"                   \
+  "strb " acc ", [" o ", r12]\n\t"
+/* frame after the second push: sp+0 buf, +4 k8, +8 rq, +12 oc, +16 wfix, +20 nch, +24 o[0..3] */
+#define TC_DOT4_RQ(name, load_w)                                                                       \
+  __attribute__((naked, noinline)) static void name(__attribute__((unused)) const dot_args_t *a) {     \
+    __asm volatile("push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                                 \
+                   "ldm r0, {r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11}\n\t"                      \
+                   "push {r2, r3, r4, r5, r6, r7, r8, r9, r10, r11}\n\t"                             \
+                   "3:\n\t"                                                                          \
+                   "ldm sp, {r0, r2, r11}\n\t"                                                       \
+                   "ldr r4, [r11]\n\t"                                                               \
+                   "mov r5, r4\n\t"                                                                  \
+                   "mov r6, r4\n\t"                                                                  \
+                   "mov r7, r4\n\t"                                                                  \
+                   "lsrs r2, r2, #1\n\t"                                                             \
+                   "bcc 1f\n\t" load_w TC_DOT_HALF("r8") TC_DOT_HALF("r9") "1:\n\t" load_w           \
+                       TC_DOT_HALF("r8") TC_DOT_HALF("r9") load_w TC_DOT_HALF("r8") TC_DOT_HALF("r9") \
+                   "subs r2, r2, #1\n\t"                                                             \
+                   "bne 1b\n\t"                                                                      \
+                   "ldr r11, [sp, #8]\n\t"                                                           \
+                   "add r11, r11, #4\n\t"                                                            \
+                   "ldm r11!, {r8, r9, r10}\n\t"                                                     \
+                   "str r11, [sp, #8]\n\t"                                                           \
+                   "ldr r12, [sp, #12]\n\t"                                                          \
+                   "add r11, sp, #24\n\t"                                                            \
+                   "ldm r11, {r0, r2, r3, lr}\n\t" TC_RQ("r4", "r0") TC_RQ("r5", "r2") TC_RQ("r6", "r3") \
+                       TC_RQ("r7", "lr") "add r12, r12, #1\n\t"                                      \
+                   "str r12, [sp, #12]\n\t"                                                          \
+                   "ldrd r11, r12, [sp, #16]\n\t"                                                    \
+                   "sub r1, r1, r11\n\t"                                                             \
+                   "subs r12, r12, #1\n\t"                                                           \
+                   "str r12, [sp, #20]\n\t"                                                          \
+                   "bne 3b\n\t"                                                                      \
+                   "add sp, sp, #40\n\t"                                                             \
+                   "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t"); \
+  }
+/* weights word-aligned (K % 4 == 0): one LDRD; else two LDR (LDRD/LDM fault on unaligned addresses) */
+TC_DOT4_RQ(dot4_rq, "ldrd r8, r9, [r1], #8\n\t")
+TC_DOT4_RQ(dot4_rq_unaligned, "ldr r8, [r1], #4\n\tldr r9, [r1], #4\n\t")
+#undef TC_DOT4_RQ
+#undef TC_RQ
+#undef TC_DOT_HALF
+#endif
+
 static void conv_blocked(const tc_conv_params_t *p, const int8_t *in, int8_t *out, int32_t oy0, int32_t oy1) {
-  const int32_t K = p->k_h * p->k_w * p->in_c, k4 = (K + 3) & ~3;
+  const int32_t K = p->k_h * p->k_w * p->in_c, k8 = (K + 7) & ~7, out_c = p->out_c;
   const int32_t n_px = (oy1 - oy0) * p->out_w;
   int16_t *const buf = (int16_t *)(void *)p->scratch;
   const int32_t rp = row_pitch(p), pp = px_pitch(p);
+  rqf_t *t = p->scratch_bytes >= NPX * 2 * k8 + (int32_t)sizeof(rqf_t) * out_c
+                 ? (rqf_t *)(void *)(p->scratch + NPX * 2 * k8)
+                 : 0;
+  if (t != 0 && !rq_table(p, t, K)) {
+    t = 0;
+  }
+#if defined(TC_CONV_DSP)
+  /* the asm reads each weight row up to round_up(K, 8): not the last one if that passes its end */
+  const int32_t n_asm = t != 0 && k8 >= 16 ? out_c - (k8 != K ? 1 : 0) : 0;
+  const int aligned = (K & 3) == 0 && ((uintptr_t)p->weights & 3u) == 0;
+  dot_args_t a;
+  a.k8 = k8 >> 3;
+  a.wfix = k8 - K;
+  a.nch = n_asm;
+#else
+  const int32_t n_asm = 0;
+#endif
   int32_t oy = oy0, ox = 0;
   for (int32_t n = 0; n < n_px;) {
-    const int32_t cnt = n_px - n < NPX ? n_px - n : NPX;
+    const int32_t cnt = n_px - n < NPX ? n_px - n : NPX, oy_first = oy, ox_first = ox;
     int8_t *o[NPX]; /* each pixel addressed on its own: blocks may cross rows, the ring's wrap, phases */
     n += cnt;
     for (int32_t q = 0; q < NPX; ++q) {
-      o[q] = q < cnt ? out_px(p, out, oy, ox, rp, pp) : o[0];
       if (q < cnt) {
-        im2col_s16(p, in, oy, ox, buf + 4 * q, k4);
+        o[q] = out_px(p, out, oy, ox, rp, pp);
+        im2col_s16(p, in, oy, ox, buf + 4 * q, k8);
         if (++ox == p->out_w) {
           ox = 0;
           ++oy;
         }
-      } else {
-        zero_run(buf + 4 * q, 0, k4);
+      } else { /* a copy of pixel 0, stored to pixel 0 again (the same bytes) */
+        o[q] = o[0];
+        im2col_s16(p, in, oy_first, ox_first, buf + 4 * q, k8);
       }
     }
-    block_dot(p, buf, o, cnt);
+#if defined(TC_CONV_DSP)
+    if (n_asm > 0) {
+      a.w = p->weights;
+      a.buf = buf;
+      a.rq = t;
+      a.oc = 0;
+      for (int32_t q = 0; q < NPX; ++q) {
+        a.o[q] = o[q];
+      }
+      if (aligned) {
+        dot4_rq(&a);
+      } else {
+        dot4_rq_unaligned(&a);
+      }
+    }
+#endif
+    block_dot_c(p, buf, o, n_asm, out_c, t);
   }
 }
 
 int tc_conv_rows_fast(const tc_conv_params_t *p, const int8_t *in, int8_t *out, int32_t oy_begin,
                       int32_t oy_end) {
   const int32_t K = p->k_h * p->k_w * p->in_c;
-  if (p->scratch == 0 || p->scratch_bytes < NPX * 2 * ((K + 3) & ~3)) {
+  if (p->scratch == 0 || p->bias_fold == 0 || K < 1 || p->scratch_bytes < NPX * 2 * ((K + 7) & ~7)) {
     return 0;
   }
   conv_blocked(p, in, out, oy_begin, oy_end);
   return 1;
 }
 #endif
-
 #else /* portable build: no fast path */
 int tc_conv_rows_fast(const tc_conv_params_t *p, const int8_t *in, int8_t *out, int32_t oy_begin,
                       int32_t oy_end) {

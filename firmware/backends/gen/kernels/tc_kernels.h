@@ -30,7 +30,7 @@ typedef struct {
   int32_t src_w;            /* width of the source tensor (= in_w without maps) */
   /* Fast paths (tc_conv_fast.c; the portable loop ignores these): */
   const int32_t *bias_fold; /* [out_c] bias + in_offset * sum(weights[oc]) (MVE path), or NULL */
-  int8_t *scratch;          /* im2col scratch, TC_CONV_SCRATCH_BYTES(k_h * k_w * in_c) bytes, or NULL */
+  int8_t *scratch;          /* TC_CONV_SCRATCH_BYTES(k_h * k_w * in_c, out_c) bytes, or NULL */
   int32_t scratch_bytes;    /* size of scratch */
   /* Row-banded execution (codegen's patch-wise schedule; 0 = a plain full tensor): */
   int32_t in_ring_h;  /* input is a ring of this many source rows: source row r lives at row r % in_ring_h */
@@ -41,10 +41,11 @@ typedef struct {
   int32_t out_px_pitch;  /* bytes from one output pixel to the next in a row; 0 = out_c */
 } tc_conv_params_t;
 
-/* Scratch needed by the fast paths for a reduction depth k = k_h * k_w * in_c (DSP: 4 output pixels x
- * int16 x round_up(k, 4); MVE: 2 pixels x int8 x round_up(k, 16), never more). Codegen sizes one static
- * buffer (the max over all convs of all models). */
-#define TC_CONV_SCRATCH_BYTES(k) (8 * (((k) + 3) / 4 * 4))
+/* Scratch needed by the fast paths for a reduction depth k = k_h * k_w * in_c and out_c output channels
+ * (DSP: 4 output pixels x int16 x round_up(k, 8) + 16 bytes of requantization constants per channel; MVE:
+ * 2 pixels x int8 x round_up(k, 16), never more). Codegen sizes one static buffer (the max over all convs
+ * of all models); with less the DSP path requantizes with the slower general rq_apply. */
+#define TC_CONV_SCRATCH_BYTES(k, out_c) (8 * (((k) + 7) / 8 * 8) + 16 * (out_c))
 
 /* All output rows: tc_conv_rows(p, in, out, 0, p->out_h). */
 void tc_conv2d_s8(const tc_conv_params_t *p, const int8_t *in, int8_t *out);
