@@ -835,6 +835,241 @@ TC_DOT4_RQ(dot4_rq_unaligned, "ldr r8, [r1], #4\n\tldr r9, [r1], #4\n\t")
 #undef TC_DOT_HALF
 #endif
 
+/* Small out_c (3 channels: the decoders' last layers). Through im2col each value would feed only 3 MACs
+ * (~0.5 instructions per MAC of im2col alone), so these convs read the input directly: per output pixel
+ * its runs of contiguous input bytes (whole kernel rows, or single taps through x_map / with horizontal
+ * dilation), each group of 4 widened once (LDR + SXTB16 + SXTB16 ROR #8) for the 3 channels, whose
+ * weights the call widens once into the scratch as int16 pairs [K/4][3][(w0,w2),(w1,w3)] (one LDM of 6
+ * words per 4 K): 10 instructions per 12 MACs. Pixels whose field reaches into the padding get it copied
+ * into an int8 buffer first (zero point in the padding; the input offset is in bias_fold). Needs in_c % 8
+ * == 0 (runs of whole 8-K units) and the table requantization. */
+#define TC_D3_MAX_RUNS 25
+typedef struct {
+  const int32_t *w16;        /* +0: widened weights */
+  const int8_t *const *runs; /* +4: the first pixel's runs */
+  int32_t nrun;              /* +8: >= 1 */
+  int32_t run8;              /* +12: run length / 8, >= 2 */
+  int32_t npix;              /* +16: >= 1, consecutive pixels xstep apart in the input */
+  int32_t xstep;             /* +20 */
+  int8_t *out;               /* +24: the first pixel's 3 outputs; advanced by ostep per pixel */
+  int32_t ostep;             /* +28 */
+  const rqf_t *rq;           /* +32: 3 entries */
+} d3_args_t;
+
+#if defined(TC_CONV_DSP)
+/* 4 K of one pixel x 3 channels: r0 input, r1 weights, r4-r6 accumulators */
+#define TC_D3_Q4                             \
+  "ldr r3, [r0], #4\n\t"                     \
+  "ldm r1!, {r7, r8, r9, r10, r11, r12}\n\t" \
+  "sxtb16 lr, r3\n\t"                        \
+  "sxtb16 r3, r3, ror #8\n\t"                \
+  "smlad r4, lr, r7, r4\n\t"                 \
+  "smlad r4, r3, r8, r4\n\t"                 \
+  "smlad r5, lr, r9, r5\n\t"                 \
+  "smlad r5, r3, r10, r5\n\t"                \
+  "smlad r6, lr, r11, r6\n\t"                \
+  "smlad r6, r3, r12, r6\n\t"
+/* channel idx of the pixel at r0: table entry at r11 + 16 idx (r7 = mult, r8 = c, r9 = rsh, r10 scratch) */
+#define TC_D3_RQ(acc, idx)       \
+  "add r10, r11, #4 + 16 * " idx \
+  "\n\t"                         \
+  "ldm r10, {r7, r8, r9}\n\t"    \
+  "add r10, r8, " acc            \
+  ", asr #31\n\t"                \
+  "lsl " acc ", " acc            \
+  ", #1\n\t"                     \
+  "smmlar " acc ", " acc         \
+  ", r7, r10\n\t"                \
+  "asr " acc ", " acc            \
+  ", r9\n\t"                     \
+  "ssat " acc ", #8, " acc       \
+  "\n\t"                         \
+  "strb " acc ", [r0, #" idx "]\n\t"
+/* frame: sp+0 args, +4 pixel offset, +8 run8, +12 runs cursor, +16 runs left, +20 pixels left */
+__attribute__((naked, noinline)) static void dot1x3_runs(__attribute__((unused)) d3_args_t *a) {
+  __asm volatile(
+      "push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"
+      "sub sp, sp, #24\n\t"
+      "str r0, [sp]\n\t"
+      "movs r1, #0\n\t"
+      "ldr r2, [r0, #12]\n\t"
+      "strd r1, r2, [sp, #4]\n\t"
+      "ldr r1, [r0, #16]\n\t"
+      "str r1, [sp, #20]\n\t"
+      "4:\n\t"
+      "ldr r12, [sp]\n\t"
+      "ldr r11, [r12, #32]\n\t"
+      "ldr r4, [r11]\n\t"
+      "ldr r5, [r11, #16]\n\t"
+      "ldr r6, [r11, #32]\n\t"
+      "ldr r1, [r12]\n\t"
+      "ldr r10, [r12, #4]\n\t"
+      "ldr r9, [r12, #8]\n\t"
+      "strd r10, r9, [sp, #12]\n\t"
+      "5:\n\t"
+      "ldr r12, [sp, #12]\n\t"
+      "ldr r0, [r12], #4\n\t"
+      "str r12, [sp, #12]\n\t"
+      "ldrd r12, r2, [sp, #4]\n\t"
+      "add r0, r0, r12\n\t"
+      "lsrs r2, r2, #1\n\t"
+      "bcc 1f\n\t"
+      TC_D3_Q4 TC_D3_Q4
+      "1:\n\t"
+      TC_D3_Q4 TC_D3_Q4 TC_D3_Q4 TC_D3_Q4
+      "subs r2, r2, #1\n\t"
+      "bne 1b\n\t"
+      "ldr r12, [sp, #16]\n\t"
+      "subs r12, r12, #1\n\t"
+      "str r12, [sp, #16]\n\t"
+      "bne 5b\n\t"
+      "ldr r12, [sp]\n\t"
+      "ldr r11, [r12, #32]\n\t"
+      "ldr r0, [r12, #24]\n\t"
+      TC_D3_RQ("r4", "0") TC_D3_RQ("r5", "1") TC_D3_RQ("r6", "2")
+      "ldr r7, [r12, #28]\n\t"
+      "add r0, r0, r7\n\t"
+      "str r0, [r12, #24]\n\t"
+      "ldr r7, [r12, #20]\n\t"
+      "ldr r8, [sp, #4]\n\t"
+      "add r8, r8, r7\n\t"
+      "str r8, [sp, #4]\n\t"
+      "ldr r7, [sp, #20]\n\t"
+      "subs r7, r7, #1\n\t"
+      "str r7, [sp, #20]\n\t"
+      "bne 4b\n\t"
+      "add sp, sp, #24\n\t"
+      "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");
+}
+#undef TC_D3_Q4
+#undef TC_D3_RQ
+#else
+/* the plain-C twin of dot1x3_runs */
+static void dot1x3_runs(d3_args_t *a) {
+  for (int32_t px = 0; px < a->npix; ++px, a->out += a->ostep) {
+    int32_t acc[3] = {a->rq[0].bias, a->rq[1].bias, a->rq[2].bias};
+    const int32_t *w = a->w16;
+    for (int32_t r = 0; r < a->nrun; ++r) {
+      const int8_t *x = a->runs[r] + (int64_t)px * a->xstep;
+      for (int32_t i = 0; i < 8 * a->run8; i += 4, w += 6) {
+        for (int32_t c = 0; c < 3; ++c) {
+          const uint32_t lo = (uint32_t)w[2 * c], hi = (uint32_t)w[2 * c + 1];
+          acc[c] += x[i] * (int16_t)(lo & 0xffff) + x[i + 2] * (int16_t)(lo >> 16) +
+                    x[i + 1] * (int16_t)(hi & 0xffff) + x[i + 3] * (int16_t)(hi >> 16);
+        }
+      }
+    }
+    for (int32_t c = 0; c < 3; ++c) {
+      a->out[c] = rqf_apply(&a->rq[c], acc[c]);
+    }
+  }
+}
+#endif
+
+/* Pixels [x0, x1) of output row oy whose fields reach into the padding: each field copied into fb (int8,
+ * the zero point in the padding), then one run of K. */
+static void d3_border(const tc_conv_params_t *p, const int8_t *in, int32_t oy, int32_t x0, int32_t x1,
+                      int8_t *orow, int8_t *fb, d3_args_t *a) {
+  const int32_t in_c = p->in_c, pp = px_pitch(p);
+  const int8_t *fbp = fb;
+  a->runs = &fbp;
+  a->nrun = 1;
+  a->run8 = p->k_h * p->k_w * in_c >> 3;
+  a->npix = 1;
+  a->xstep = 0;
+  for (int32_t ox = x0; ox < x1; ++ox) {
+    const int32_t y0 = oy * p->stride_h - p->pad_h, xs = ox * p->stride_w - p->pad_w;
+    int8_t *d = fb;
+    for (int32_t ky = 0; ky < p->k_h; ++ky) {
+      const int8_t *row = src_row(p, in, y0 + p->dil_h * ky);
+      for (int32_t kx = 0; kx < p->k_w; ++kx, d += in_c) {
+        const int32_t ix = xs + p->dil_w * kx;
+        if (row == 0 || ix < 0 || ix >= p->in_w) {
+          memset(d, -p->in_offset, (size_t)in_c);
+        } else {
+          memcpy(d, row + (int64_t)(p->x_map != 0 ? (int32_t)p->x_map[ix] : ix) * in_c, (size_t)in_c);
+        }
+      }
+    }
+    a->out = orow + (int64_t)ox * pp;
+    dot1x3_runs(a);
+  }
+}
+
+/* The conv through dot1x3_runs if it qualifies (returns 0 otherwise, nothing written). */
+static int conv_d3(const tc_conv_params_t *p, const int8_t *in, int8_t *out, int32_t oy0, int32_t oy1) {
+  const int32_t in_c = p->in_c, k_w = p->k_w, K = p->k_h * k_w * in_c;
+  const int taps = p->x_map != 0 || p->dil_w != 1;
+  const int32_t nrun = taps ? p->k_h * k_w : p->k_h, run = taps ? in_c : k_w * in_c;
+  if (p->out_c != 3 || (in_c & 7) != 0 || run < 16 || nrun > TC_D3_MAX_RUNS ||
+      p->scratch_bytes < 7 * K + 3 * (int32_t)sizeof(rqf_t)) {
+    return 0;
+  }
+  int32_t *const w16 = (int32_t *)(void *)p->scratch;
+  int8_t *const fb = p->scratch + 6 * K;
+  rqf_t *const t = (rqf_t *)(void *)(p->scratch + 7 * K);
+  if (!rq_table(p, t, K)) {
+    return 0;
+  }
+  for (int32_t g = 0, i = 0; g < K; g += 4) { /* [K/4][3][(w0,w2),(w1,w3)] */
+    for (int32_t c = 0; c < 3; ++c) {
+      const int8_t *s = p->weights + (int64_t)c * K + g;
+      w16[i++] = (int32_t)((uint32_t)(uint16_t)s[0] | ((uint32_t)(uint16_t)s[2] << 16));
+      w16[i++] = (int32_t)((uint32_t)(uint16_t)s[1] | ((uint32_t)(uint16_t)s[3] << 16));
+    }
+  }
+  const int32_t rp = row_pitch(p), pp = px_pitch(p), span = p->dil_w * (k_w - 1) + 1;
+  /* the pixels whose fields lie inside the input horizontally: [xa, xb) */
+  int32_t xa = (p->pad_w + p->stride_w - 1) / p->stride_w;
+  int32_t xb = p->in_w - span + p->pad_w >= 0 ? (p->in_w - span + p->pad_w) / p->stride_w + 1 : 0;
+  xa = xa < p->out_w ? xa : p->out_w;
+  xb = xb < p->out_w ? xb : p->out_w;
+  xb = xb > xa ? xb : xa;
+  d3_args_t a;
+  a.w16 = w16;
+  a.rq = t;
+  a.ostep = pp;
+  const int8_t *runs[TC_D3_MAX_RUNS];
+  for (int32_t oy = oy0; oy < oy1; ++oy) {
+    int8_t *const orow = out_px(p, out, oy, 0, rp, pp);
+    const int32_t y0 = oy * p->stride_h - p->pad_h;
+    if (y0 < 0 || y0 + p->dil_h * (p->k_h - 1) >= p->in_h || xb == xa) {
+      d3_border(p, in, oy, 0, p->out_w, orow, fb, &a);
+      continue;
+    }
+    d3_border(p, in, oy, 0, xa, orow, fb, &a);
+    a.runs = runs;
+    a.nrun = nrun;
+    a.run8 = run >> 3;
+    if (!taps) {
+      for (int32_t ky = 0; ky < p->k_h; ++ky) {
+        runs[ky] = src_row(p, in, y0 + p->dil_h * ky) + (int64_t)(xa * p->stride_w - p->pad_w) * in_c;
+      }
+      a.npix = xb - xa;
+      a.xstep = p->stride_w * in_c;
+      a.out = orow + (int64_t)xa * pp;
+      dot1x3_runs(&a);
+    } else {
+      a.npix = 1;
+      a.xstep = 0;
+      for (int32_t ox = xa; ox < xb; ++ox) {
+        const int32_t xs = ox * p->stride_w - p->pad_w;
+        for (int32_t ky = 0, i = 0; ky < p->k_h; ++ky) {
+          const int8_t *row = src_row(p, in, y0 + p->dil_h * ky);
+          for (int32_t kx = 0; kx < k_w; ++kx, ++i) {
+            const int32_t ix = xs + p->dil_w * kx;
+            runs[i] = row + (int64_t)(p->x_map != 0 ? (int32_t)p->x_map[ix] : ix) * in_c;
+          }
+        }
+        a.out = orow + (int64_t)ox * pp;
+        dot1x3_runs(&a);
+      }
+    }
+    d3_border(p, in, oy, xb, p->out_w, orow, fb, &a);
+  }
+  return 1;
+}
+
 static void conv_blocked(const tc_conv_params_t *p, const int8_t *in, int8_t *out, int32_t oy0, int32_t oy1) {
   const int32_t K = p->k_h * p->k_w * p->in_c, k8 = (K + 7) & ~7, out_c = p->out_c;
   const int32_t n_px = (oy1 - oy0) * p->out_w;
@@ -901,7 +1136,9 @@ int tc_conv_rows_fast(const tc_conv_params_t *p, const int8_t *in, int8_t *out, 
   if (p->scratch == 0 || p->bias_fold == 0 || K < 1 || p->scratch_bytes < NPX * 2 * ((K + 7) & ~7)) {
     return 0;
   }
-  conv_blocked(p, in, out, oy_begin, oy_end);
+  if (!conv_d3(p, in, out, oy_begin, oy_end)) {
+    conv_blocked(p, in, out, oy_begin, oy_end);
+  }
   return 1;
 }
 #endif
