@@ -493,17 +493,31 @@ static inline int32_t sxtb16_ror8(uint32_t b) {
   return r;
 }
 
-/* groups x 4 int8 values -> (x0,x2),(x1,x3) int16 pairs, one pixel's slots (GSTRIDE apart). Out of line:
- * inlined into im2col, GCC spills its loop variables. */
+/* groups x 4 int8 values -> (x0,x2),(x1,x3) int16 pairs, one pixel's slots (GSTRIDE apart): per 8 values
+ * 2 LDR + 4 SXTB16 + 2 STRD + 3 = 11 instructions (GCC: 15). Out of line: inlined into im2col, GCC spills its
+ * loop variables. */
 __attribute__((noinline)) static void cvt_groups(int32_t *q, const int8_t *src, int32_t groups) {
-  for (; groups >= 2; groups -= 2, src += 8, q += GSTRIDE) {
-    const uint32_t w0 = rd32(src), w1 = rd32(src + 4);
-    q[0] = __sxtb16((int32_t)w0);
-    q[1] = sxtb16_ror8(w0);
-    q[GSTRIDE / 2] = __sxtb16((int32_t)w1);
-    q[GSTRIDE / 2 + 1] = sxtb16_ror8(w1);
+  int32_t pairs = groups >> 1;
+  if (pairs > 0) {
+    uint32_t a, b, c, d;
+    __asm volatile(
+        "1:\n\t"
+        "ldr %[a], [%[s]], #4\n\t"
+        "ldr %[b], [%[s]], #4\n\t"
+        "sxtb16 %[c], %[a], ror #8\n\t"
+        "sxtb16 %[a], %[a]\n\t"
+        "sxtb16 %[d], %[b], ror #8\n\t"
+        "sxtb16 %[b], %[b]\n\t"
+        "strd %[a], %[c], [%[q]]\n\t"
+        "strd %[b], %[d], [%[q], #32]\n\t"
+        "add %[q], %[q], #64\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b\n\t"
+        : [q] "+r"(q), [s] "+r"(src), [n] "+r"(pairs), [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [d] "=&r"(d)
+        :
+        : "cc", "memory");
   }
-  if (groups) {
+  if (groups & 1) {
     const uint32_t w0 = rd32(src);
     q[0] = __sxtb16((int32_t)w0);
     q[1] = sxtb16_ror8(w0);
@@ -545,6 +559,78 @@ static inline void fill_run(int16_t *d, int32_t j, int32_t n, int16_t v) {
   }
 }
 
+/* round_up(n, 4) bytes (n >= 1; the plain-C twin: n) by words (GCC would make the loop a memcpy call) */
+static inline void copy_words(uint8_t *dst, const int8_t *src, int32_t n) {
+#if defined(TC_CONV_DSP)
+  uint32_t t;
+  __asm volatile(
+      "1:\n\t"
+      "ldr %[t], [%[s]], #4\n\t"
+      "str %[t], [%[d]], #4\n\t"
+      "subs %[n], %[n], #4\n\t"
+      "bgt 1b\n\t"
+      : [d] "+r"(dst), [s] "+r"(src), [n] "+r"(n), [t] "=&r"(t)
+      :
+      : "cc", "memory");
+#else
+  memcpy(dst, src, (size_t)n);
+#endif
+}
+
+#define TC_MAX_KH 16 /* kernel rows of the row-pointer fast paths */
+#define TC_STAGE 128 /* bytes: the staged im2col of in_c % 4 != 0 up to this round_up(K, 8) */
+/* A field inside the input whose kernel rows (rows[ky] + off, k_w * in_c bytes each) start mid-group
+ * (in_c = 3): gathered into one int8 row by words, then converted in whole groups (k8 <= TC_STAGE). */
+static void stage_field(const tc_conv_params_t *p, const int8_t *const *rows, int32_t off, int16_t *d,
+                        int32_t k8) {
+  const int32_t run = p->k_w * p->in_c, K = p->k_h * run;
+  uint32_t stage[TC_STAGE / 4 + 3];
+  uint8_t *const st = (uint8_t *)stage;
+  for (int32_t ky = 0, j = 0; ky < p->k_h; ++ky, j += run) {
+    const int8_t *src = rows[ky] + off;
+    if (ky + 1 < p->k_h) { /* up to 3 bytes past the run (the next source row's): rewritten next */
+      copy_words(st + j, src, run);
+    } else { /* the last run exactly (the input may end there) */
+      const int32_t r4 = run & ~3;
+      if (r4 > 0) {
+        copy_words(st + j, src, r4);
+      }
+      for (int32_t i = r4; i < run; ++i) {
+        st[j + i] = (uint8_t)src[i];
+      }
+    }
+  }
+  memset(st + K, 0, 8);
+#if defined(TC_CONV_DSP)
+  cvt_groups((int32_t *)(void *)d, (const int8_t *)st, k8 >> 2);
+#else
+  copy_run(d, 0, (const int8_t *)st, k8);
+#endif
+}
+
+/* The fields of NPX pixels of one output row (the first at input column x0, stride_w apart), all inside the
+ * input, whole kernel rows (no x_map, no horizontal dilation): the source rows found once per block. */
+static void im2col_row_block(const tc_conv_params_t *p, const int8_t *const *rows, int32_t x0, int16_t *buf,
+                             int32_t k8) {
+  const int32_t in_c = p->in_c, run = p->k_w * in_c, K = p->k_h * run;
+  for (int32_t q = 0; q < NPX; ++q) {
+    int16_t *const d = buf + 4 * q;
+    const int32_t off = (x0 + q * p->stride_w) * in_c;
+    if ((in_c & 3) != 0) {
+      stage_field(p, rows, off, d, k8);
+      continue;
+    }
+    for (int32_t ky = 0, j = 0; ky < p->k_h; ++ky, j += run) {
+#if defined(TC_CONV_DSP)
+      cvt_groups((int32_t *)(void *)(d + (j >> 2) * GSTRIDE), rows[ky] + off, run >> 2);
+#else
+      copy_run(d, j, rows[ky] + off, run);
+#endif
+    }
+    fill_run(d, K, k8 - K, 0);
+  }
+}
+
 /* One output pixel's receptive field into slots d (pixel q: buf + 4 q): the input, its zero point in the
  * padding, zeros from K up to k8. */
 static void im2col_s16(const tc_conv_params_t *p, const int8_t *in, int32_t oy, int32_t ox, int16_t *d,
@@ -553,6 +639,15 @@ static void im2col_s16(const tc_conv_params_t *p, const int8_t *in, int32_t oy, 
   const int16_t zp = (int16_t)(-p->in_offset);
   const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
   const int32_t run = k_w * in_c;
+  if ((in_c & 3) != 0 && k8 <= TC_STAGE && p->k_h <= TC_MAX_KH && p->x_map == 0 && p->dil_w == 1 && x0 >= 0 &&
+      x0 + k_w <= p->in_w && y0 >= 0 && y0 + p->dil_h * (p->k_h - 1) < p->in_h) {
+    const int8_t *rows[TC_MAX_KH];
+    for (int32_t ky = 0; ky < p->k_h; ++ky) {
+      rows[ky] = src_row(p, in, y0 + p->dil_h * ky);
+    }
+    stage_field(p, rows, x0 * in_c, d, k8);
+    return;
+  }
   int32_t j = 0;
   for (int32_t ky = 0; ky < p->k_h; ++ky, j += run) {
     const int8_t *row = src_row(p, in, y0 + p->dil_h * ky);
@@ -584,10 +679,11 @@ static void im2col_s16(const tc_conv_params_t *p, const int8_t *in, int32_t oy, 
  *   out = floor((x m + 2^30 + 2^(30+r) - [x < 0] 2^31 + off 2^(31+r)) / 2^(31+r))
  * ([h < 0] may be replaced by [x < 0] for m >= 0, r >= 1: for -2^30 <= x m < 0 both give the same floor).
  * = SMMLAR(2x, m, c) >> r with c = 2^(r-1) + off 2^r - [x < 0] (SMMLAR: (c 2^32 + 2x m + 2^31) >> 32, exact
- * 64-bit), then SSAT #8. Valid when |x| < 2^30 (|bias| + K 255 128 < 2^30), 1 <= r <= 21 (no int32 overflow
- * in c and in SMMLAR's result), m >= 0, out_offset in [-128, 127] and the clamp is [-128, 127]; rq_table
- * checks all channels, else the conv takes rq_apply (any shift, any clamp). Proven against
- * tc_mul_by_quantized_multiplier over 2.7e8 random and exhaustive (x, m, r, off) (tests/test_kernels.py). */
+ * 64-bit), then SSAT #8. Valid when |x| < 2^30 (|bias| + K 255 128 < 2^30), r >= 1, |c| < 2^30 - 2 (then
+ * SMMLAR's result, |round(x m / 2^31)| + |c - [x < 0]| < 2^31, does not overflow; with a zero output offset,
+ * e.g. the latent's, up to r = 30), m >= 0, out_offset in [-128, 127] and the clamp is [-128, 127]; rq_table
+ * checks all channels, else the conv takes rq_apply (any shift, any clamp). Checked against
+ * tc_mul_by_quantized_multiplier over ~1e9 random and exhaustive (x, m, r, off) (tests/test_kernels.py). */
 typedef struct {
   int32_t bias; /* bias_fold[oc]: the accumulators' start */
   int32_t mult;
@@ -603,12 +699,16 @@ static int rq_table(const tc_conv_params_t *p, rqf_t *t, int32_t K) {
   for (int32_t oc = 0; oc < p->out_c; ++oc) {
     const int32_t sh = p->out_shift[oc], m = p->out_mult[oc];
     const int64_t b = p->bias != 0 ? p->bias[oc] : 0;
-    if (sh > -1 || sh < -21 || m < 0 || b >= lim || -b >= lim) {
+    if (sh > -1 || sh < -31 || m < 0 || b >= lim || -b >= lim) {
+      return 0;
+    }
+    const int64_t c = ((int64_t)1 << (-sh - 1)) + (int64_t)p->out_offset * ((int64_t)1 << -sh);
+    if (c > (1 << 30) - 2 || c < -(1 << 30) + 3) {
       return 0;
     }
     t[oc].bias = p->bias_fold[oc];
     t[oc].mult = m;
-    t[oc].c = (1 << (-sh - 1)) + p->out_offset * (1 << -sh);
+    t[oc].c = (int32_t)c;
     t[oc].rsh = -sh;
   }
   return 1;
@@ -1092,22 +1192,43 @@ static void conv_blocked(const tc_conv_params_t *p, const int8_t *in, int8_t *ou
 #else
   const int32_t n_asm = 0;
 #endif
+  const int whole_rows =
+      p->x_map == 0 && p->dil_w == 1 && p->k_h <= TC_MAX_KH && ((p->in_c & 3) == 0 || k8 <= TC_STAGE);
   int32_t oy = oy0, ox = 0;
   for (int32_t n = 0; n < n_px;) {
     const int32_t cnt = n_px - n < NPX ? n_px - n : NPX, oy_first = oy, ox_first = ox;
     int8_t *o[NPX]; /* each pixel addressed on its own: blocks may cross rows, the ring's wrap, phases */
     n += cnt;
-    for (int32_t q = 0; q < NPX; ++q) {
-      if (q < cnt) {
-        o[q] = out_px(p, out, oy, ox, rp, pp);
-        im2col_s16(p, in, oy, ox, buf + 4 * q, k8);
-        if (++ox == p->out_w) {
-          ox = 0;
-          ++oy;
+    const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+    if (whole_rows && cnt == NPX && ox + NPX <= p->out_w && y0 >= 0 &&
+        y0 + p->dil_h * (p->k_h - 1) < p->in_h && x0 >= 0 &&
+        x0 + (NPX - 1) * p->stride_w + p->k_w <= p->in_w) { /* one row, inside the input */
+      const int8_t *rows[TC_MAX_KH];
+      for (int32_t ky = 0; ky < p->k_h; ++ky) {
+        rows[ky] = src_row(p, in, y0 + p->dil_h * ky);
+      }
+      im2col_row_block(p, rows, x0, buf, k8);
+      o[0] = out_px(p, out, oy, ox, rp, pp);
+      for (int32_t q = 1; q < NPX; ++q) {
+        o[q] = o[q - 1] + pp;
+      }
+      if ((ox += NPX) == p->out_w) {
+        ox = 0;
+        ++oy;
+      }
+    } else {
+      for (int32_t q = 0; q < NPX; ++q) {
+        if (q < cnt) {
+          o[q] = out_px(p, out, oy, ox, rp, pp);
+          im2col_s16(p, in, oy, ox, buf + 4 * q, k8);
+          if (++ox == p->out_w) {
+            ox = 0;
+            ++oy;
+          }
+        } else { /* a copy of pixel 0, stored to pixel 0 again (the same bytes) */
+          o[q] = o[0];
+          im2col_s16(p, in, oy_first, ox_first, buf + 4 * q, k8);
         }
-      } else { /* a copy of pixel 0, stored to pixel 0 again (the same bytes) */
-        o[q] = o[0];
-        im2col_s16(p, in, oy_first, ox_first, buf + 4 * q, k8);
       }
     }
 #if defined(TC_CONV_DSP)
