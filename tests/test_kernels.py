@@ -320,3 +320,78 @@ def test_relu_follows_tflm_where_litert_rounds_differently(tmp_path: Path) -> No
     np.testing.assert_array_equal(got, run_tflm(data, x))
     ref = run_litert_ref(data, x)
     assert np.flatnonzero(got != ref).tolist() == np.flatnonzero(x == 83).tolist()
+
+
+_RQ_CHECK = r"""
+#include <stdio.h>
+#include "tc_conv_fast.c"
+static uint64_t st = 88172645463325252ull;
+static uint64_t rnd(void) { st ^= st << 13; st ^= st >> 7; st ^= st << 17; return st; }
+int main(void) {
+  long checked = 0, eligible = 0, bad = 0;
+  int32_t zero = 0;
+  for (long it = 0; it < 4000000L; ++it) {
+    int32_t shift = (int32_t)(rnd() % 40) - 33, m, off = (int32_t)(rnd() % 256) - 128;
+    switch (rnd() % 4) {
+      case 0: m = (int32_t)(0x40000000u + (uint32_t)(rnd() % 0x40000000u)); break;
+      case 1: m = 0x40000000; break;
+      case 2: m = 0x7fffffff; break;
+      default: m = (int32_t)(rnd() % 0x80000000u);
+    }
+    if (rnd() % 4 == 0) off = (int32_t)(rnd() % 3) - 1;
+    tc_conv_params_t p = {0};
+    p.k_h = p.k_w = p.in_c = p.out_c = 1;
+    p.out_offset = off;
+    p.act_min = -128;
+    p.act_max = 127;
+    p.out_mult = &m;
+    p.out_shift = &shift;
+    p.bias_fold = &zero;
+    rqf_t t;
+    if (!rq_table(&p, &t, 1)) continue;
+    ++eligible;
+    const int32_t lim = (1 << 30) - 255 * 128 - 1, r = -shift;
+    for (int k = 0; k < 64; ++k) {
+      int32_t x;
+      switch (rnd() % 5) {
+        case 0: x = (int32_t)(rnd() % (2u * (uint32_t)lim + 1u)) - lim; break;
+        case 1: x = (int32_t)(rnd() % 200001) - 100000; break;
+        case 2: x = (int32_t)(rnd() % 41) - 20; break; /* -1, 0, small */
+        case 3: x = (int32_t)(((int64_t)((int32_t)(rnd() % 4096) - 2048) << (r > 1 ? r - 1 : 0)) % lim) +
+                    (int32_t)(rnd() % 3) - 1; break; /* near the rounding ties */
+        default: x = (rnd() & 1) ? lim : -lim;
+      }
+      int32_t ref = tc_mul_by_quantized_multiplier(x, m, (int)shift) + off;
+      ref = ref < -128 ? -128 : (ref > 127 ? 127 : ref);
+      ++checked;
+      if (rqf_apply(&t, x) != ref && bad++ < 10) {
+        printf("x=%d m=%d shift=%d off=%d ref=%d got=%d\n", x, m, shift, off, ref, rqf_apply(&t, x));
+      }
+    }
+  }
+  printf("%ld %ld %ld\n", checked, eligible, bad);
+  return bad != 0;
+}
+"""
+
+
+def test_table_requantization_matches_reference(tmp_path: Path) -> None:
+    """The DSP path's requantization (one SMMLAR, an arithmetic shift, SSAT: rqf_apply, emulated in 64-bit C in the
+    plain-C build) == tc_mul_by_quantized_multiplier + offset + clamp for every (shift, multiplier, offset) that
+    rq_table accepts, over random, small (-1, 0), near-tie and extreme accumulators; channels it refuses (left
+    shifts, shift 0, huge offsets x shifts) take rq_apply."""
+    import subprocess
+
+    from tools.hostlib import CFLAGS, KERNEL_DIR
+
+    src = tmp_path / "rq_check.c"
+    src.write_text(_RQ_CHECK)
+    exe = tmp_path / "rq_check"
+    flags = [f for f in CFLAGS if not f.startswith("-Werror")]
+    subprocess.run(
+        ["cc", *flags, "-DTC_CONV_GENERIC_BLOCKED", "-I", str(KERNEL_DIR), str(src), "-o", str(exe)], check=True
+    )
+    out = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout
+    checked, eligible, bad = map(int, out.stdout.split()[-3:])
+    assert bad == 0 and eligible > 1_000_000 and checked > 64_000_000

@@ -2,9 +2,10 @@
 
 The host can only run the portable path (and the plain-C twin of the DSP blocking), so single-op models
 with awkward shapes (channel counts not multiple of 4/16, odd widths and pixel counts, strides,
-dilation, padding edges, fused upsampling, no bias, reduction depths with K % 4 and K % 16 tails, transposed
-convs) are generated into build/kerneltest/gen/, built into the qemu_m4_kerneltest / qemu_m55_kerneltest
-firmware and RUN over the serial protocol.
+dilation, padding edges, fused upsampling, no bias, reduction depths with K % 4, K % 8 and K % 16 tails, transposed
+convs, out_c = 3 without im2col) and edited models whose requantization takes the general path are generated into
+build/kerneltest/gen/, built into the qemu_m4_kerneltest / qemu_m55_kerneltest firmware and RUN over the serial
+protocol.
 """
 
 from __future__ import annotations
@@ -69,31 +70,61 @@ SPECS: tuple[Spec, ...] = tuple(s for s in HOST_SPECS if s.name in SHARED) + (
     # the im2col-free path by taps: horizontal dilation, fused upsampling (x_map, pixel pairs on one source column)
     Spec("kq_c16_o3_k3_dil2", (9, 10, 16), (L("conv", filters=3, kernel=3, dilation=2, activation="relu"),)),
     Spec("kq_up2x3_c10_o2_k3", (4, 3, 10), (L("up", size=(2, 3)), L("conv", filters=2, kernel=3))),
+    # DSP: K % 8 == 4 (weight rows read to round_up(K, 8) but the last one), K % 4 == 2 with in_c 6 (staged im2col,
+    # unaligned weight rows); out_c = 3 without im2col: fused upsampling (taps through x_map), a transposed conv
+    # with in_c 8 (phase runs of 16 and 24 bytes), stride 2 with the padding on both sides
+    Spec("kq_c4_o9_k3", (7, 9, 4), (L("conv", filters=9, kernel=3),)),
+    Spec("kq_c6_o8_k3_s2", (9, 11, 6), (L("conv", filters=8, kernel=3, strides=2, activation="relu"),)),
+    Spec("kq_up2_c16_o3_k3", (5, 4, 16), (L("up", size=2), L("conv", filters=3, kernel=3, activation="relu"))),
+    Spec("kq_tconv_c8_o3_k5", (5, 6, 8), (L("convt", filters=3, kernel=5),)),
+    Spec("kq_c16_o3_k5_s2", (10, 9, 16), (L("conv", filters=3, kernel=5, strides=2),)),
 )
-assert len(SPECS) == len(SHARED) + 14, "a shared spec was renamed in test_kernels.py"
+assert len(SPECS) == len(SHARED) + 19, "a shared spec was renamed in test_kernels.py"
+# test_kernels.py's edited models whose requantization the DSP table cannot take (multiplier > 1, clamps narrower
+# than int8: rq_apply) or takes with a non-zero output offset
+MUTANTS = (
+    "conv_relu_zp_m20",
+    "conv_relu6_tight",
+    "conv_mult_gt_1",
+    "conv_no_act_zp",
+    "tconv_relu_n1_to_1",
+    "tconv_mult_gt_1",
+)
 BOARDS = [("qemu_m4_kerneltest", "qemu_m4"), ("qemu_m55_kerneltest", "qemu_m55")]
 
 
 @pytest.fixture(scope="module")
-def models() -> dict[str, bytes]:
+def models(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, bytes, tuple[int, ...]]]:
+    """(name, .tflite bytes, input shape) in the firmware's model order."""
+    from test_kernels import _mutants
+
     files = [model_file(s) for s in SPECS]
+    cases = [(s.name, f.read_bytes(), s.input_shape) for s, f in zip(SPECS, files)]
+    tmp = tmp_path_factory.mktemp("mutants")
+    for name, data, shape in (m for m in _mutants() if m[0] in MUTANTS):
+        f = tmp / f"{name}.tflite"
+        f.write_bytes(data)
+        files.append(f)
+        cases.append((name, data, shape))
+    assert len(cases) == len(SPECS) + len(MUTANTS)
     generate(files, GEN_DIR)
-    return {s.name: f.read_bytes() for s, f in zip(SPECS, files)}
+    return cases
 
 
 @pytest.mark.parametrize("env,board", BOARDS, ids=[b[0] for b in BOARDS])
-def test_fast_kernels_bit_exact_on_board(models: dict[str, bytes], env: str, board: str) -> None:
+def test_fast_kernels_bit_exact_on_board(
+    models: list[tuple[str, bytes, tuple[int, ...]]], env: str, board: str
+) -> None:
     elf = firmware_elf(env)
     with booted_device(elf, board=board, timeout=30.0) as (_, dev):
         info = dev.hello()
         names = [m.name for m in info.models]
-        assert len(names) == len(SPECS)
-        for idx, spec in enumerate(SPECS):
-            model = models[spec.name]
-            shape = (1, *spec.input_shape)
+        assert len(names) == len(models)
+        for idx, (name, model, input_shape) in enumerate(models):
+            shape = (1, *input_shape)
             inputs = [random_input(shape, seed) for seed in range(2)]
             inputs += [np.full(shape, v, dtype=np.int8) for v in (-128, 127)]
             for x in inputs:
                 ref = run_tflm(model, x)
                 got = np.frombuffer(dev.run(idx, x.tobytes()).output, dtype=np.int8)
-                np.testing.assert_array_equal(got.reshape(ref.shape), ref, err_msg=f"{env}: {spec.name}")
+                np.testing.assert_array_equal(got.reshape(ref.shape), ref, err_msg=f"{env}: {name}")
