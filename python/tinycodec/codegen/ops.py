@@ -141,10 +141,13 @@ def _const_int8_weights(ctx: _Ctx, idx: int) -> Tensor:
     return w
 
 
-def conv_scratch_bytes(k: int, out_c: int) -> int:
+def conv_scratch_bytes(k: int, out_c: int, weights_offset: int = 0) -> int:
     """TC_CONV_SCRATCH_BYTES(k, out_c) of tc_kernels.h: im2col of 4 output pixels as int16 up to round_up(k, 8)
-    + 16 bytes of requantization constants per output channel (DSP; MVE needs less)."""
-    return 8 * ((k + 7) // 8 * 8) + 16 * out_c
+    + 16 bytes of requantization constants per output channel, + a copy of the weights in rows of round_up(k, 8)
+    bytes when k % 8 != 0 or they start unaligned (weights_offset: bytes into the 16-aligned array; DSP; MVE needs
+    less)."""
+    k8 = (k + 7) // 8 * 8
+    return 8 * k8 + 16 * out_c + (out_c * k8 if k % 8 or weights_offset % 4 else 0)
 
 
 def _window(ctx: _Ctx, x: Tensor, y: Tensor, kh: int, kw: int) -> tuple[tuple[str, str], ...]:
@@ -342,11 +345,12 @@ def _lower_tconv(ctx: _Ctx) -> Step:
         ("scratch", "tc_gen_scratch"),
         ("scratch_bytes", "TC_GEN_SCRATCH_BYTES"),
     )
-    macs, scratch = 0, 0
+    macs, scratch, offset = 0, 0, 0
     for k, (th, tw, *_rest) in enumerate(phases):
         py, px = divmod(k, sw)
         macs += -(-(oh - py) // sh) * -(-(ow - px) // sw) * oc * th * tw * ic
-        scratch = max(scratch, conv_scratch_bytes(th * tw * ic, oc))
+        scratch = max(scratch, conv_scratch_bytes(th * tw * ic, oc, offset))
+        offset += oc * th * tw * ic
     return Step(
         op.index, op.code, "tc_transpose_conv_s8", "unary", "tc_tconv_params_t", params, tuple(arrays), (x.index,),
         y.index, macs, False, scratch,

@@ -685,10 +685,10 @@ static void im2col_s16(const tc_conv_params_t *p, const int8_t *in, int32_t oy, 
  * checks all channels, else the conv takes rq_apply (any shift, any clamp). Checked against
  * tc_mul_by_quantized_multiplier over ~1e9 random and exhaustive (x, m, r, off) (tests/test_kernels.py). */
 typedef struct {
-  int32_t bias; /* bias_fold[oc]: the accumulators' start */
-  int32_t mult;
-  int32_t c; /* 2^(r-1) + out_offset 2^r */
-  int32_t rsh;
+  int32_t mult; /* +0 */
+  int32_t c;    /* +4: 2^(r-1) + out_offset 2^r */
+  int32_t rsh;  /* +8 */
+  int32_t bias; /* +12: bias_fold[oc], the accumulators' start */
 } rqf_t;
 
 static int rq_table(const tc_conv_params_t *p, rqf_t *t, int32_t K) {
@@ -846,21 +846,20 @@ __attribute__((noinline)) static void block_dot_c(const tc_conv_params_t *p, con
 }
 
 #if defined(TC_CONV_DSP)
-/* nch output channels of a block of 4 pixels, all in asm: per channel the 4 accumulators start at the
- * table's bias, k8 units of 8 K values (an odd one first, then 16 per trip), then the 4 requantizations
- * (rqf_apply: 6 instructions each) and stores, the weights advancing to the next row (- wfix: the row was
- * read up to round_up(K, 8)). Per 8 K: 1 LDRD (weights) + 4 SXTB16 (2 with ROR #8) + 4 LDM (2 pixels x 2
- * words each) + 16 SMLAD = 25 instructions per 32 MACs, + 2 per 16 K for the loop; ~45 per channel around it.
- * Exact: the same SMLAD products and int32 sums. */
+/* All output channels of a block of 4 pixels in asm: per channel the 4 accumulators start at the table's
+ * bias, an odd 8-K unit first (dot4_rq_odd), then 16 K values per trip, then the 4 requantizations
+ * (rqf_apply: 6 instructions each), the output pointers advancing one byte per channel. Per 8 K: 1 LDRD
+ * (weights) + 4 SXTB16 (2 with ROR #8) + 4 LDM (2 pixels x 2 words each) + 16 SMLAD = 25 instructions per 32
+ * MACs, + 2 per 16 K for the loop; 38 per channel around it. Weight rows of round_up(K, 8) bytes, 4-byte
+ * aligned (the weights, or their zero-padded copy in the scratch). Exact: the same SMLAD products and int32
+ * sums. */
 typedef struct {
-  const int8_t *w;    /* +0 */
-  const int16_t *buf; /* +4 */
-  int32_t k8;         /* +8: units of 8 K values (>= 2) */
-  const rqf_t *rq;    /* +12: entry of the first channel */
-  int32_t oc;         /* +16: index of the first channel in the outputs */
-  int32_t wfix;       /* +20: round_up(K, 8) - K */
-  int32_t nch;        /* +24: >= 1 */
-  int8_t *o[NPX];     /* +28 */
+  const int8_t *w;     /* +0 */
+  const int16_t *buf;  /* +4 */
+  int32_t n16;         /* +8: trips of 16 K (>= 1) after the odd unit, if any */
+  const rqf_t *rq;     /* +12: entry of the first channel */
+  const rqf_t *rq_end; /* +16 */
+  int8_t *o[NPX];      /* +20: advanced by the asm */
 } dot_args_t;
 #define TC_DOT_HALF(wreg)           \
   "sxtb16 r10, " wreg               \
@@ -880,7 +879,7 @@ typedef struct {
   ", r6\n\t"                        \
   "smlad r7, r12, r10, r7\n\t"      \
   "smlad r7, lr, " wreg ", r7\n\t"
-/* acc -> byte at o[oc] (r8 = mult, r9 = c, r10 = rsh, r12 = oc; r11 scratch) */
+/* acc -> byte at o, o += 1 (r8 = mult, r9 = c, r10 = rsh; r11 scratch) */
 #define TC_RQ(acc, o)      \
   "add r11, r9, " acc      \
   ", asr #31\n\t"          \
@@ -892,45 +891,41 @@ typedef struct {
   ", r10\n\t"              \
   "ssat " acc ", #8, " acc \
   "\n\t"                   \
-  "strb " acc ", [" o ", r12]\n\t"
-/* frame after the second push: sp+0 buf, +4 k8, +8 rq, +12 oc, +16 wfix, +20 nch, +24 o[0..3] */
-#define TC_DOT4_RQ(name, load_w)                                                                       \
+  "strb " acc ", [" o "], #1\n\t"
+#define TC_LDW "ldrd r8, r9, [r1], #8\n\t"
+#define TC_UNIT8 TC_LDW TC_DOT_HALF("r8") TC_DOT_HALF("r9")
+/* frame after the second push: sp+0 buf, +4 n16, +8 rq cursor, +12 rq_end, +16 o[0..3]; the loop's flags
+ * (rq cursor == rq_end) survive the requantization (no flag-setting instruction in it) */
+#define TC_DOT4_RQ(name, odd)                                                                          \
   __attribute__((naked, noinline)) static void name(__attribute__((unused)) const dot_args_t *a) {     \
     __asm volatile("push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                                 \
-                   "ldm r0, {r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11}\n\t"                      \
-                   "push {r2, r3, r4, r5, r6, r7, r8, r9, r10, r11}\n\t"                             \
+                   "ldm r0, {r1, r2, r3, r4, r5, r6, r7, r8, r9}\n\t"                                \
+                   "push {r2, r3, r4, r5, r6, r7, r8, r9}\n\t"                                       \
                    "3:\n\t"                                                                          \
                    "ldm sp, {r0, r2, r11}\n\t"                                                       \
-                   "ldr r4, [r11]\n\t"                                                               \
+                   "ldr r4, [r11, #12]\n\t"                                                          \
                    "mov r5, r4\n\t"                                                                  \
                    "mov r6, r4\n\t"                                                                  \
-                   "mov r7, r4\n\t"                                                                  \
-                   "lsrs r2, r2, #1\n\t"                                                             \
-                   "bcc 1f\n\t" load_w TC_DOT_HALF("r8") TC_DOT_HALF("r9") "1:\n\t" load_w           \
-                       TC_DOT_HALF("r8") TC_DOT_HALF("r9") load_w TC_DOT_HALF("r8") TC_DOT_HALF("r9") \
+                   "mov r7, r4\n\t" odd "1:\n\t" TC_UNIT8 TC_UNIT8                                  \
                    "subs r2, r2, #1\n\t"                                                             \
                    "bne 1b\n\t"                                                                      \
                    "ldr r11, [sp, #8]\n\t"                                                           \
-                   "add r11, r11, #4\n\t"                                                            \
-                   "ldm r11!, {r8, r9, r10}\n\t"                                                     \
+                   "ldm r11!, {r8, r9, r10, r12}\n\t"                                                \
                    "str r11, [sp, #8]\n\t"                                                           \
                    "ldr r12, [sp, #12]\n\t"                                                          \
-                   "add r11, sp, #24\n\t"                                                            \
-                   "ldm r11, {r0, r2, r3, lr}\n\t" TC_RQ("r4", "r0") TC_RQ("r5", "r2") TC_RQ("r6", "r3") \
-                       TC_RQ("r7", "lr") "add r12, r12, #1\n\t"                                      \
-                   "str r12, [sp, #12]\n\t"                                                          \
-                   "ldrd r11, r12, [sp, #16]\n\t"                                                    \
-                   "sub r1, r1, r11\n\t"                                                             \
-                   "subs r12, r12, #1\n\t"                                                           \
-                   "str r12, [sp, #20]\n\t"                                                          \
+                   "cmp r11, r12\n\t"                                                                \
+                   "add r12, sp, #16\n\t"                                                            \
+                   "ldm r12, {r0, r2, r3, lr}\n\t" TC_RQ("r4", "r0") TC_RQ("r5", "r2") TC_RQ("r6", "r3") \
+                       TC_RQ("r7", "lr") "stm r12, {r0, r2, r3, lr}\n\t"                              \
                    "bne 3b\n\t"                                                                      \
-                   "add sp, sp, #40\n\t"                                                             \
+                   "add sp, sp, #32\n\t"                                                             \
                    "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t"); \
   }
-/* weights word-aligned (K % 4 == 0): one LDRD; else two LDR (LDRD/LDM fault on unaligned addresses) */
-TC_DOT4_RQ(dot4_rq, "ldrd r8, r9, [r1], #8\n\t")
-TC_DOT4_RQ(dot4_rq_unaligned, "ldr r8, [r1], #4\n\tldr r9, [r1], #4\n\t")
+TC_DOT4_RQ(dot4_rq, "")
+TC_DOT4_RQ(dot4_rq_odd, TC_UNIT8)
 #undef TC_DOT4_RQ
+#undef TC_UNIT8
+#undef TC_LDW
 #undef TC_RQ
 #undef TC_DOT_HALF
 #endif
@@ -970,20 +965,20 @@ typedef struct {
   "smlad r6, lr, r11, r6\n\t"                \
   "smlad r6, r3, r12, r6\n\t"
 /* channel idx of the pixel at r0: table entry at r11 + 16 idx (r7 = mult, r8 = c, r9 = rsh, r10 scratch) */
-#define TC_D3_RQ(acc, idx)       \
-  "add r10, r11, #4 + 16 * " idx \
-  "\n\t"                         \
-  "ldm r10, {r7, r8, r9}\n\t"    \
-  "add r10, r8, " acc            \
-  ", asr #31\n\t"                \
-  "lsl " acc ", " acc            \
-  ", #1\n\t"                     \
-  "smmlar " acc ", " acc         \
-  ", r7, r10\n\t"                \
-  "asr " acc ", " acc            \
-  ", r9\n\t"                     \
-  "ssat " acc ", #8, " acc       \
-  "\n\t"                         \
+#define TC_D3_RQ(acc, idx)    \
+  "add r10, r11, #16 * " idx  \
+  "\n\t"                      \
+  "ldm r10, {r7, r8, r9}\n\t" \
+  "add r10, r8, " acc         \
+  ", asr #31\n\t"             \
+  "lsl " acc ", " acc         \
+  ", #1\n\t"                  \
+  "smmlar " acc ", " acc      \
+  ", r7, r10\n\t"             \
+  "asr " acc ", " acc         \
+  ", r9\n\t"                  \
+  "ssat " acc ", #8, " acc    \
+  "\n\t"                      \
   "strb " acc ", [r0, #" idx "]\n\t"
 /* frame: sp+0 args, +4 pixel offset, +8 run8, +12 runs cursor, +16 runs left, +20 pixels left */
 __attribute__((naked, noinline)) static void dot1x3_runs(__attribute__((unused)) d3_args_t *a) {
@@ -999,9 +994,9 @@ __attribute__((naked, noinline)) static void dot1x3_runs(__attribute__((unused))
       "4:\n\t"
       "ldr r12, [sp]\n\t"
       "ldr r11, [r12, #32]\n\t"
-      "ldr r4, [r11]\n\t"
-      "ldr r5, [r11, #16]\n\t"
-      "ldr r6, [r11, #32]\n\t"
+      "ldr r4, [r11, #12]\n\t"
+      "ldr r5, [r11, #28]\n\t"
+      "ldr r6, [r11, #44]\n\t"
       "ldr r1, [r12]\n\t"
       "ldr r10, [r12, #4]\n\t"
       "ldr r9, [r12, #8]\n\t"
@@ -1182,13 +1177,30 @@ static void conv_blocked(const tc_conv_params_t *p, const int8_t *in, int8_t *ou
     t = 0;
   }
 #if defined(TC_CONV_DSP)
-  /* the asm reads each weight row up to round_up(K, 8): not the last one if that passes its end */
-  const int32_t n_asm = t != 0 && k8 >= 16 ? out_c - (k8 != K ? 1 : 0) : 0;
-  const int aligned = (K & 3) == 0 && ((uintptr_t)p->weights & 3u) == 0;
+  /* the asm reads weight rows of round_up(K, 8) bytes, word-aligned: else a zero-padded copy (if room) */
+  const int8_t *w = p->weights;
+  if (t != 0 && ((K & 7) != 0 || ((uintptr_t)w & 3u) != 0)) {
+    int8_t *const wp = p->scratch + NPX * 2 * k8 + (int32_t)sizeof(rqf_t) * out_c;
+    if (p->scratch_bytes >= NPX * 2 * k8 + ((int32_t)sizeof(rqf_t) + k8) * out_c) {
+      for (int32_t oc = 0; oc < out_c; ++oc) { /* by words: up to 3 bytes past K, zeroed after */
+        const int8_t *src = p->weights + (int64_t)oc * K;
+        const int32_t n = oc + 1 < out_c ? K : K & ~3; /* not past the end of the last row */
+        if (n > 0) {
+          copy_words((uint8_t *)wp + oc * k8, src, n);
+        }
+        for (int32_t i = n; i < k8; ++i) {
+          wp[oc * k8 + i] = i < K ? src[i] : 0;
+        }
+      }
+      w = wp;
+    } else {
+      w = 0;
+    }
+  }
+  const int32_t n_asm = t != 0 && w != 0 && k8 >= 16 ? out_c : 0;
   dot_args_t a;
-  a.k8 = k8 >> 3;
-  a.wfix = k8 - K;
-  a.nch = n_asm;
+  a.n16 = k8 >> 4;
+  a.rq_end = t + out_c;
 #else
   const int32_t n_asm = 0;
 #endif
@@ -1233,17 +1245,16 @@ static void conv_blocked(const tc_conv_params_t *p, const int8_t *in, int8_t *ou
     }
 #if defined(TC_CONV_DSP)
     if (n_asm > 0) {
-      a.w = p->weights;
+      a.w = w;
       a.buf = buf;
       a.rq = t;
-      a.oc = 0;
       for (int32_t q = 0; q < NPX; ++q) {
         a.o[q] = o[q];
       }
-      if (aligned) {
-        dot4_rq(&a);
+      if (k8 & 8) {
+        dot4_rq_odd(&a);
       } else {
-        dot4_rq_unaligned(&a);
+        dot4_rq(&a);
       }
     }
 #endif
