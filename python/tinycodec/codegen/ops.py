@@ -143,11 +143,11 @@ def _const_int8_weights(ctx: _Ctx, idx: int) -> Tensor:
 
 def conv_scratch_bytes(k: int, out_c: int, weights_offset: int = 0) -> int:
     """TC_CONV_SCRATCH_BYTES(k, out_c) of tc_kernels.h: im2col of 4 output pixels as int16 up to round_up(k, 8)
-    + 16 bytes of requantization constants per output channel, + a copy of the weights in rows of round_up(k, 8)
-    bytes when k % 8 != 0 or they start unaligned (weights_offset: bytes into the 16-aligned array; DSP; MVE needs
+    + 16 bytes of requantization constants per output channel, + a copy of the weights in rows of round_up(k, 4)
+    bytes when k % 4 != 0 or they start unaligned (weights_offset: bytes into the 16-aligned array; DSP; MVE needs
     less)."""
-    k8 = (k + 7) // 8 * 8
-    return 8 * k8 + 16 * out_c + (out_c * k8 if k % 8 or weights_offset % 4 else 0)
+    k4, k8 = (k + 3) // 4 * 4, (k + 7) // 8 * 8
+    return 8 * k8 + 16 * out_c + (out_c * k4 if k % 4 or weights_offset % 4 else 0)
 
 
 def _window(ctx: _Ctx, x: Tensor, y: Tensor, kh: int, kw: int) -> tuple[tuple[str, str], ...]:

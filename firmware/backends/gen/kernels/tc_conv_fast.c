@@ -847,16 +847,16 @@ __attribute__((noinline)) static void block_dot_c(const tc_conv_params_t *p, con
 
 #if defined(TC_CONV_DSP)
 /* All output channels of a block of 4 pixels in asm: per channel the 4 accumulators start at the table's
- * bias, an odd 8-K unit first (dot4_rq_odd), then 16 K values per trip, then the 4 requantizations
- * (rqf_apply: 6 instructions each), the output pointers advancing one byte per channel. Per 8 K: 1 LDRD
- * (weights) + 4 SXTB16 (2 with ROR #8) + 4 LDM (2 pixels x 2 words each) + 16 SMLAD = 25 instructions per 32
- * MACs, + 2 per 16 K for the loop; 38 per channel around it. Weight rows of round_up(K, 8) bytes, 4-byte
- * aligned (the weights, or their zero-padded copy in the scratch). Exact: the same SMLAD products and int32
- * sums. */
+ * bias, a 4-K and an 8-K unit first if round_up(K, 4) % 16 has them (dot4_rq_4/8/12), then 16 K per trip,
+ * then the 4 requantizations (rqf_apply: 6 instructions each), the output pointers advancing one byte per
+ * channel. Per 8 K: 1 LDRD (weights) + 4 SXTB16 (2 with ROR #8) + 4 LDM (2 pixels x 2 words each) + 16 SMLAD
+ * = 25 instructions per 32 MACs, + 2 per 16 K for the loop; 38 per channel around it. Weight rows of
+ * round_up(K, 8) bytes, 4-byte aligned (the weights, or their zero-padded copy in the scratch). Exact: the
+ * same SMLAD products and int32 sums. */
 typedef struct {
   const int8_t *w;     /* +0 */
   const int16_t *buf;  /* +4 */
-  int32_t n16;         /* +8: trips of 16 K (>= 1) after the odd unit, if any */
+  int32_t n16;         /* +8: trips of 16 K (>= 1) after the 4-/8-K units, if any */
   const rqf_t *rq;     /* +12: entry of the first channel */
   const rqf_t *rq_end; /* +16 */
   int8_t *o[NPX];      /* +20: advanced by the asm */
@@ -921,8 +921,13 @@ typedef struct {
                    "add sp, sp, #32\n\t"                                                             \
                    "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t"); \
   }
-TC_DOT4_RQ(dot4_rq, "")
-TC_DOT4_RQ(dot4_rq_odd, TC_UNIT8)
+#define TC_UNIT4 "ldr r8, [r1], #4\n\t" TC_DOT_HALF("r8")
+/* [a 4-K unit][an 8-K unit] then the 16-K loop: by round_up(K, 4) % 16 */
+TC_DOT4_RQ(dot4_rq_0, "")
+TC_DOT4_RQ(dot4_rq_4, TC_UNIT4)
+TC_DOT4_RQ(dot4_rq_8, TC_UNIT8)
+TC_DOT4_RQ(dot4_rq_12, TC_UNIT4 TC_UNIT8)
+#undef TC_UNIT4
 #undef TC_DOT4_RQ
 #undef TC_UNIT8
 #undef TC_LDW
@@ -1177,19 +1182,20 @@ static void conv_blocked(const tc_conv_params_t *p, const int8_t *in, int8_t *ou
     t = 0;
   }
 #if defined(TC_CONV_DSP)
-  /* the asm reads weight rows of round_up(K, 8) bytes, word-aligned: else a zero-padded copy (if room) */
+  /* the asm reads word-aligned weight rows of round_up(K, 4) bytes: else a zero-padded copy (if room) */
+  const int32_t k4 = (K + 3) & ~3;
   const int8_t *w = p->weights;
-  if (t != 0 && ((K & 7) != 0 || ((uintptr_t)w & 3u) != 0)) {
+  if (t != 0 && ((K & 3) != 0 || ((uintptr_t)w & 3u) != 0)) {
     int8_t *const wp = p->scratch + NPX * 2 * k8 + (int32_t)sizeof(rqf_t) * out_c;
-    if (p->scratch_bytes >= NPX * 2 * k8 + ((int32_t)sizeof(rqf_t) + k8) * out_c) {
+    if (p->scratch_bytes >= NPX * 2 * k8 + ((int32_t)sizeof(rqf_t) + k4) * out_c) {
       for (int32_t oc = 0; oc < out_c; ++oc) { /* by words: up to 3 bytes past K, zeroed after */
         const int8_t *src = p->weights + (int64_t)oc * K;
         const int32_t n = oc + 1 < out_c ? K : K & ~3; /* not past the end of the last row */
         if (n > 0) {
-          copy_words((uint8_t *)wp + oc * k8, src, n);
+          copy_words((uint8_t *)wp + oc * k4, src, n);
         }
-        for (int32_t i = n; i < k8; ++i) {
-          wp[oc * k8 + i] = i < K ? src[i] : 0;
+        for (int32_t i = n; i < k4; ++i) {
+          wp[oc * k4 + i] = i < K ? src[i] : 0;
         }
       }
       w = wp;
@@ -1197,9 +1203,9 @@ static void conv_blocked(const tc_conv_params_t *p, const int8_t *in, int8_t *ou
       w = 0;
     }
   }
-  const int32_t n_asm = t != 0 && w != 0 && k8 >= 16 ? out_c : 0;
+  const int32_t n_asm = t != 0 && w != 0 && k4 >= 16 ? out_c : 0;
   dot_args_t a;
-  a.n16 = k8 >> 4;
+  a.n16 = k4 >> 4;
   a.rq_end = t + out_c;
 #else
   const int32_t n_asm = 0;
@@ -1251,10 +1257,19 @@ static void conv_blocked(const tc_conv_params_t *p, const int8_t *in, int8_t *ou
       for (int32_t q = 0; q < NPX; ++q) {
         a.o[q] = o[q];
       }
-      if (k8 & 8) {
-        dot4_rq_odd(&a);
-      } else {
-        dot4_rq(&a);
+      switch (k4 & 12) {
+        case 0:
+          dot4_rq_0(&a);
+          break;
+        case 4:
+          dot4_rq_4(&a);
+          break;
+        case 8:
+          dot4_rq_8(&a);
+          break;
+        default:
+          dot4_rq_12(&a);
+          break;
       }
     }
 #endif

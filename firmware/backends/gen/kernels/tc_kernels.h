@@ -43,11 +43,11 @@ typedef struct {
 
 /* Scratch needed by the fast paths for a reduction depth k = k_h * k_w * in_c and out_c output channels
  * (DSP: 4 output pixels x int16 x round_up(k, 8) + 16 bytes of requantization constants per channel, + the
- * weights in rows of round_up(k, 8) bytes if k % 8 != 0 (or they start unaligned); MVE: 2 pixels x int8 x
+ * weights in rows of round_up(k, 4) bytes if k % 4 != 0 (or they start unaligned); MVE: 2 pixels x int8 x
  * round_up(k, 16), never more). Codegen sizes one static buffer (the max over all convs of all models); with
  * less the DSP path falls back to slower C. */
 #define TC_CONV_SCRATCH_BYTES(k, out_c) \
-  (8 * (((k) + 7) / 8 * 8) + 16 * (out_c) + ((k) % 8 != 0 ? (out_c) * (((k) + 7) / 8 * 8) : 0))
+  (8 * (((k) + 7) / 8 * 8) + 16 * (out_c) + ((k) % 4 != 0 ? (out_c) * (((k) + 3) / 4 * 4) : 0))
 
 /* All output rows: tc_conv_rows(p, in, out, 0, p->out_h). */
 void tc_conv2d_s8(const tc_conv_params_t *p, const int8_t *in, int8_t *out);
