@@ -580,24 +580,21 @@ static inline void copy_words(uint8_t *dst, const int8_t *src, int32_t n) {
 #define TC_MAX_KH 16 /* kernel rows of the row-pointer fast paths */
 #define TC_STAGE 128 /* bytes: the staged im2col of in_c % 4 != 0 up to this round_up(K, 8) */
 /* A field inside the input whose kernel rows (rows[ky] + off, k_w * in_c bytes each) start mid-group
- * (in_c = 3): gathered into one int8 row by words, then converted in whole groups (k8 <= TC_STAGE). */
+ * (in_c = 3): gathered into one int8 row by words, then converted in whole groups (k8 <= TC_STAGE). The word
+ * copies read up to 3 bytes past each run, inside the source row unless the field ends at the row's end
+ * (at_end: then exactly). */
 static void stage_field(const tc_conv_params_t *p, const int8_t *const *rows, int32_t off, int16_t *d,
-                        int32_t k8) {
-  const int32_t run = p->k_w * p->in_c, K = p->k_h * run;
+                        int32_t k8, int at_end) {
+  const int32_t run = p->k_w * p->in_c, K = p->k_h * run, r4 = at_end ? run & ~3 : run;
   uint32_t stage[TC_STAGE / 4 + 3];
   uint8_t *const st = (uint8_t *)stage;
   for (int32_t ky = 0, j = 0; ky < p->k_h; ++ky, j += run) {
     const int8_t *src = rows[ky] + off;
-    if (ky + 1 < p->k_h) { /* up to 3 bytes past the run (the next source row's): rewritten next */
-      copy_words(st + j, src, run);
-    } else { /* the last run exactly (the input may end there) */
-      const int32_t r4 = run & ~3;
-      if (r4 > 0) {
-        copy_words(st + j, src, r4);
-      }
-      for (int32_t i = r4; i < run; ++i) {
-        st[j + i] = (uint8_t)src[i];
-      }
+    if (r4 > 0) {
+      copy_words(st + j, src, r4);
+    }
+    for (int32_t i = r4; i < run; ++i) {
+      st[j + i] = (uint8_t)src[i];
     }
   }
   memset(st + K, 0, 8);
@@ -617,7 +614,7 @@ static void im2col_row_block(const tc_conv_params_t *p, const int8_t *const *row
     int16_t *const d = buf + 4 * q;
     const int32_t off = (x0 + q * p->stride_w) * in_c;
     if ((in_c & 3) != 0) {
-      stage_field(p, rows, off, d, k8);
+      stage_field(p, rows, off, d, k8, x0 + q * p->stride_w + p->k_w == p->in_w);
       continue;
     }
     for (int32_t ky = 0, j = 0; ky < p->k_h; ++ky, j += run) {
@@ -645,7 +642,7 @@ static void im2col_s16(const tc_conv_params_t *p, const int8_t *in, int32_t oy, 
     for (int32_t ky = 0; ky < p->k_h; ++ky) {
       rows[ky] = src_row(p, in, y0 + p->dil_h * ky);
     }
-    stage_field(p, rows, x0 * in_c, d, k8);
+    stage_field(p, rows, x0 * in_c, d, k8, x0 + k_w == p->in_w);
     return;
   }
   int32_t j = 0;
@@ -1071,6 +1068,7 @@ static void dot1x3_runs(d3_args_t *a) {
 static void d3_border(const tc_conv_params_t *p, const int8_t *in, int32_t oy, int32_t x0, int32_t x1,
                       int8_t *orow, int8_t *fb, d3_args_t *a) {
   const int32_t in_c = p->in_c, pp = px_pitch(p);
+  const uint32_t zp4 = 0x01010101u * (uint8_t)(-p->in_offset);
   const int8_t *fbp = fb;
   a->runs = &fbp;
   a->nrun = 1;
@@ -1085,9 +1083,11 @@ static void d3_border(const tc_conv_params_t *p, const int8_t *in, int32_t oy, i
       for (int32_t kx = 0; kx < p->k_w; ++kx, d += in_c) {
         const int32_t ix = xs + p->dil_w * kx;
         if (row == 0 || ix < 0 || ix >= p->in_w) {
-          memset(d, -p->in_offset, (size_t)in_c);
+          for (int32_t i = 0; i < in_c; i += 4) { /* in_c % 8 == 0: whole words (GCC: not a memset call) */
+            memcpy(d + i, &zp4, 4);
+          }
         } else {
-          memcpy(d, row + (int64_t)(p->x_map != 0 ? (int32_t)p->x_map[ix] : ix) * in_c, (size_t)in_c);
+          copy_words((uint8_t *)d, row + (int64_t)(p->x_map != 0 ? (int32_t)p->x_map[ix] : ix) * in_c, in_c);
         }
       }
     }
