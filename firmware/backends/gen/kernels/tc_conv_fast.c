@@ -8,10 +8,14 @@
  *     VMLADAVA loops over blocks of 2 pixels x 3 channels (12 instructions per 96 MACs); the input offset
  *     enters through bias_fold (= bias + in_offset * sum(weights), precomputed by codegen);
  *     requantization 4 channels at a time (VQRDMULH, VRSHL).
- *   Cortex-M4/M7 (__ARM_FEATURE_DSP): int16 im2col with the input offset added (padding = 0), each
- *     group of 4 values stored as (x0,x2),(x1,x3) so that the weights need only SXTB16 / SXTB16 ROR 8
- *     (which yield (w0,w2),(w1,w3)); 4 pixels x 1 channel, 2 SMLAD per 4 MACs.
- *   TC_CONV_GENERIC_BLOCKED (host tests only): the DSP path's im2col, layout and blocking in plain C.
+ *   Cortex-M4/M7 (__ARM_FEATURE_DSP): int16 im2col of the raw input (padding = the zero point; the offset
+ *     enters through bias_fold), each group of 4 values stored as (x0,x2),(x1,x3) so that the weights need
+ *     only SXTB16 / SXTB16 ROR 8 (which yield (w0,w2),(w1,w3)); blocks of 4 pixels, all output channels in
+ *     one asm call (2 SMLAD per 4 MACs and pixel, 16 K per trip), requantization in 6 instructions per
+ *     output (one SMMLAR, see rqf_apply) inside it. out_c = 3 (the decoders' last layers): no im2col, the
+ *     input read directly against weights widened once per call (conv_d3).
+ *   TC_CONV_GENERIC_BLOCKED (host tests only): the DSP path's im2col, layout, blocking, requantization and
+ *     out_c = 3 path in plain C.
  * Without one of these (or without scratch, or with -D TC_CONV_PORTABLE_ONLY) tc_conv2d_s8 runs the
  * portable reference loop. */
 #include <string.h>
