@@ -945,19 +945,24 @@ TC_DOT4_RQ(dot4_rq_12, TC_UNIT4 TC_UNIT8)
  * into an int8 buffer first (zero point in the padding; the input offset is in bias_fold). Needs in_c % 8
  * == 0 (runs of whole 8-K units) and the table requantization. */
 #define TC_D3_MAX_RUNS 25
+/* The arguments, laid out as dot1x3_runs's stack frame (the asm copies them there). */
 typedef struct {
-  const int32_t *w16;        /* +0: widened weights */
-  const int8_t *const *runs; /* +4: the first pixel's runs */
-  int32_t nrun;              /* +8: >= 1 */
-  int32_t run8;              /* +12: run length / 8, >= 2 */
-  int32_t npix;              /* +16: >= 1, consecutive pixels xstep apart in the input */
-  int32_t xstep;             /* +20 */
-  int8_t *out;               /* +24: the first pixel's 3 outputs; advanced by ostep per pixel */
-  int32_t ostep;             /* +28 */
-  const rqf_t *rq;           /* +32: 3 entries */
+  const int32_t *w16;            /* +0: widened weights */
+  int32_t bias[3];               /* +4: the accumulators' start (bias_fold) */
+  int32_t px_off;                /* +16: 0 (the asm's running offset of the pixel in the input) */
+  int32_t run8;                  /* +20: run length / 8, >= 2 (the asm: / 2, the loop's trips) */
+  const int8_t *const *cur;      /* +24: (the asm's run cursor) */
+  const int8_t *const *runs_end; /* +28 */
+  const int8_t *const *runs;     /* +32: the first pixel's runs, >= 1 */
+  int8_t *out;                   /* +36: the first pixel's 3 outputs */
+  int32_t ostep;                 /* +40: output bytes per pixel */
+  int32_t xstep;                 /* +44: input bytes per pixel */
+  int32_t npix;                  /* +48: >= 1 */
+  const rqf_t *rq;               /* +52: 3 entries */
 } d3_args_t;
 
 #if defined(TC_CONV_DSP)
+_Static_assert(sizeof(d3_args_t) == 56, "dot1x3_runs frame");
 /* 4 K of one pixel x 3 channels: r0 input, r1 weights, r4-r6 accumulators */
 #define TC_D3_Q4                             \
   "ldr r3, [r0], #4\n\t"                     \
@@ -970,88 +975,87 @@ typedef struct {
   "smlad r5, r3, r10, r5\n\t"                \
   "smlad r6, lr, r11, r6\n\t"                \
   "smlad r6, r3, r12, r6\n\t"
-/* channel idx of the pixel at r0: table entry at r11 + 16 idx (r7 = mult, r8 = c, r9 = rsh, r10 scratch) */
-#define TC_D3_RQ(acc, idx)    \
-  "add r10, r11, #16 * " idx  \
-  "\n\t"                      \
-  "ldm r10, {r7, r8, r9}\n\t" \
-  "add r10, r8, " acc         \
-  ", asr #31\n\t"             \
-  "lsl " acc ", " acc         \
-  ", #1\n\t"                  \
-  "smmlar " acc ", " acc      \
-  ", r7, r10\n\t"             \
-  "asr " acc ", " acc         \
-  ", r9\n\t"                  \
-  "ssat " acc ", #8, " acc    \
-  "\n\t"                      \
+/* channel idx of the pixel at r0 (r7 = mult, r8 = c, r9 = rsh from the table entry; r10 scratch) */
+#define TC_D3_RQ(acc, idx) \
+  "add r10, r8, " acc      \
+  ", asr #31\n\t"          \
+  "lsl " acc ", " acc      \
+  ", #1\n\t"               \
+  "smmlar " acc ", " acc   \
+  ", r7, r10\n\t"          \
+  "asr " acc ", " acc      \
+  ", r9\n\t"               \
+  "ssat " acc ", #8, " acc \
+  "\n\t"                   \
   "strb " acc ", [r0, #" idx "]\n\t"
-/* frame: sp+0 args, +4 pixel offset, +8 run8, +12 runs cursor, +16 runs left, +20 pixels left */
-__attribute__((naked, noinline)) static void dot1x3_runs(__attribute__((unused)) d3_args_t *a) {
-  __asm volatile(
-      "push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"
-      "sub sp, sp, #24\n\t"
-      "str r0, [sp]\n\t"
-      "movs r1, #0\n\t"
-      "ldr r2, [r0, #12]\n\t"
-      "strd r1, r2, [sp, #4]\n\t"
-      "ldr r1, [r0, #16]\n\t"
-      "str r1, [sp, #20]\n\t"
-      "4:\n\t"
-      "ldr r12, [sp]\n\t"
-      "ldr r11, [r12, #32]\n\t"
-      "ldr r4, [r11, #12]\n\t"
-      "ldr r5, [r11, #28]\n\t"
-      "ldr r6, [r11, #44]\n\t"
-      "ldr r1, [r12]\n\t"
-      "ldr r10, [r12, #4]\n\t"
-      "ldr r9, [r12, #8]\n\t"
-      "strd r10, r9, [sp, #12]\n\t"
-      "5:\n\t"
-      "ldr r12, [sp, #12]\n\t"
-      "ldr r0, [r12], #4\n\t"
-      "str r12, [sp, #12]\n\t"
-      "ldrd r12, r2, [sp, #4]\n\t"
-      "add r0, r0, r12\n\t"
-      "lsrs r2, r2, #1\n\t"
-      "bcc 1f\n\t"
-      TC_D3_Q4 TC_D3_Q4
-      "1:\n\t"
-      TC_D3_Q4 TC_D3_Q4 TC_D3_Q4 TC_D3_Q4
-      "subs r2, r2, #1\n\t"
-      "bne 1b\n\t"
-      "ldr r12, [sp, #16]\n\t"
-      "subs r12, r12, #1\n\t"
-      "str r12, [sp, #16]\n\t"
-      "bne 5b\n\t"
-      "ldr r12, [sp]\n\t"
-      "ldr r11, [r12, #32]\n\t"
-      "ldr r0, [r12, #24]\n\t"
-      TC_D3_RQ("r4", "0") TC_D3_RQ("r5", "1") TC_D3_RQ("r6", "2")
-      "ldr r7, [r12, #28]\n\t"
-      "add r0, r0, r7\n\t"
-      "str r0, [r12, #24]\n\t"
-      "ldr r7, [r12, #20]\n\t"
-      "ldr r8, [sp, #4]\n\t"
-      "add r8, r8, r7\n\t"
-      "str r8, [sp, #4]\n\t"
-      "ldr r7, [sp, #20]\n\t"
-      "subs r7, r7, #1\n\t"
-      "str r7, [sp, #20]\n\t"
-      "bne 4b\n\t"
-      "add sp, sp, #24\n\t"
-      "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");
-}
+/* Per pixel ~37 instructions + ~9 per run around the loop (16 K per trip, an odd 8-K unit first: _odd). */
+#define TC_D3_FN(name, odd)                                                                       \
+  __attribute__((naked, noinline)) static void name(__attribute__((unused)) const d3_args_t *a) { \
+    __asm volatile("push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                    \
+                   "sub sp, sp, #56\n\t"                                                \
+                   "ldm r0!, {r1, r2, r3, r4, r5, r6, r7}\n\t"                          \
+                   "stm sp, {r1, r2, r3, r4, r5, r6, r7}\n\t"                           \
+                   "ldm r0, {r1, r2, r3, r4, r5, r6, r7}\n\t"                           \
+                   "add r12, sp, #28\n\t"                                               \
+                   "stm r12, {r1, r2, r3, r4, r5, r6, r7}\n\t"                          \
+                   "ldr r2, [sp, #20]\n\t"                                              \
+                   "lsr r2, r2, #1\n\t"                                                 \
+                   "str r2, [sp, #20]\n\t"                                              \
+                   "4:\n\t"                                                             \
+                   "ldm sp, {r1, r4, r5, r6}\n\t"                                       \
+                   "ldr r12, [sp, #32]\n\t"                                             \
+                   "str r12, [sp, #24]\n\t"                                             \
+                   "5:\n\t"                                                             \
+                   "ldr r12, [sp, #24]\n\t"                                             \
+                   "ldr r0, [r12], #4\n\t"                                              \
+                   "str r12, [sp, #24]\n\t"                                             \
+                   "ldrd r12, r2, [sp, #16]\n\t"                                        \
+                   "add r0, r0, r12\n\t" odd "1:\n\t" TC_D3_Q4 TC_D3_Q4 TC_D3_Q4 TC_D3_Q4 \
+                   "subs r2, r2, #1\n\t"                                                \
+                   "bne 1b\n\t"                                                         \
+                   "ldrd r11, r12, [sp, #24]\n\t"                                       \
+                   "cmp r11, r12\n\t"                                                   \
+                   "bne 5b\n\t"                                                         \
+                   "ldr r11, [sp, #52]\n\t"                                             \
+                   "ldr r0, [sp, #36]\n\t"                                              \
+                   "ldm r11!, {r7, r8, r9, r10}\n\t" TC_D3_RQ("r4", "0")                \
+                   "ldm r11!, {r7, r8, r9, r10}\n\t" TC_D3_RQ("r5", "1")                \
+                   "ldm r11, {r7, r8, r9, r10}\n\t" TC_D3_RQ("r6", "2")                 \
+                   "ldr r7, [sp, #40]\n\t"                                              \
+                   "add r0, r0, r7\n\t"                                                 \
+                   "str r0, [sp, #36]\n\t"                                              \
+                   "ldr r7, [sp, #16]\n\t"                                              \
+                   "ldr r8, [sp, #44]\n\t"                                              \
+                   "add r7, r7, r8\n\t"                                                 \
+                   "str r7, [sp, #16]\n\t"                                              \
+                   "ldr r7, [sp, #48]\n\t"                                              \
+                   "subs r7, r7, #1\n\t"                                                \
+                   "str r7, [sp, #48]\n\t"                                              \
+                   "bne 4b\n\t"                                                         \
+                   "add sp, sp, #56\n\t"                                                \
+                   "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");         \
+  }
+TC_D3_FN(dot1x3_even, "")
+TC_D3_FN(dot1x3_odd, TC_D3_Q4 TC_D3_Q4)
+#undef TC_D3_FN
 #undef TC_D3_Q4
 #undef TC_D3_RQ
+static void dot1x3_runs(const d3_args_t *a) {
+  if (a->run8 & 1) {
+    dot1x3_odd(a);
+  } else {
+    dot1x3_even(a);
+  }
+}
 #else
 /* the plain-C twin of dot1x3_runs */
-static void dot1x3_runs(d3_args_t *a) {
-  for (int32_t px = 0; px < a->npix; ++px, a->out += a->ostep) {
-    int32_t acc[3] = {a->rq[0].bias, a->rq[1].bias, a->rq[2].bias};
+static void dot1x3_runs(const d3_args_t *a) {
+  int8_t *out = a->out;
+  for (int32_t px = 0; px < a->npix; ++px, out += a->ostep) {
+    int32_t acc[3] = {a->bias[0], a->bias[1], a->bias[2]};
     const int32_t *w = a->w16;
-    for (int32_t r = 0; r < a->nrun; ++r) {
-      const int8_t *x = a->runs[r] + (int64_t)px * a->xstep;
+    for (const int8_t *const *r = a->runs; r < a->runs_end; ++r) {
+      const int8_t *x = *r + (int64_t)px * a->xstep;
       for (int32_t i = 0; i < 8 * a->run8; i += 4, w += 6) {
         for (int32_t c = 0; c < 3; ++c) {
           const uint32_t lo = (uint32_t)w[2 * c], hi = (uint32_t)w[2 * c + 1];
@@ -1061,7 +1065,7 @@ static void dot1x3_runs(d3_args_t *a) {
       }
     }
     for (int32_t c = 0; c < 3; ++c) {
-      a->out[c] = rqf_apply(&a->rq[c], acc[c]);
+      out[c] = rqf_apply(&a->rq[c], acc[c]);
     }
   }
 }
@@ -1075,7 +1079,7 @@ static void d3_border(const tc_conv_params_t *p, const int8_t *in, int32_t oy, i
   const uint32_t zp4 = 0x01010101u * (uint8_t)(-p->in_offset);
   const int8_t *fbp = fb;
   a->runs = &fbp;
-  a->nrun = 1;
+  a->runs_end = &fbp + 1;
   a->run8 = p->k_h * p->k_w * in_c >> 3;
   a->npix = 1;
   a->xstep = 0;
@@ -1131,6 +1135,11 @@ static int conv_d3(const tc_conv_params_t *p, const int8_t *in, int8_t *out, int
   xb = xb > xa ? xb : xa;
   d3_args_t a;
   a.w16 = w16;
+  for (int32_t c = 0; c < 3; ++c) {
+    a.bias[c] = t[c].bias;
+  }
+  a.px_off = 0;
+  a.cur = 0;
   a.rq = t;
   a.ostep = pp;
   const int8_t *runs[TC_D3_MAX_RUNS];
@@ -1143,7 +1152,7 @@ static int conv_d3(const tc_conv_params_t *p, const int8_t *in, int8_t *out, int
     }
     d3_border(p, in, oy, 0, xa, orow, fb, &a);
     a.runs = runs;
-    a.nrun = nrun;
+    a.runs_end = runs + nrun;
     a.run8 = run >> 3;
     if (!taps) {
       for (int32_t ky = 0; ky < p->k_h; ++ky) {
