@@ -70,8 +70,8 @@ SPECS: tuple[Spec, ...] = tuple(s for s in HOST_SPECS if s.name in SHARED) + (
     # the im2col-free path by taps: horizontal dilation, fused upsampling (x_map, pixel pairs on one source column)
     Spec("kq_c16_o3_k3_dil2", (9, 10, 16), (L("conv", filters=3, kernel=3, dilation=2, activation="relu"),)),
     Spec("kq_up2x3_c10_o2_k3", (4, 3, 10), (L("up", size=(2, 3)), L("conv", filters=2, kernel=3))),
-    # DSP: K % 8 == 4 (weight rows read to round_up(K, 8) but the last one), K % 4 == 2 with in_c 6 (staged im2col,
-    # unaligned weight rows); out_c = 3 without im2col: fused upsampling (taps through x_map), a transposed conv
+    # DSP: K % 8 == 4 (a 4-K unit before the 16-K loop), K % 4 == 2 with in_c 6 (staged im2col, weight rows copied
+    # zero-padded to round_up(K, 4)); out_c = 3 without im2col: fused upsampling (taps through x_map), a transposed conv
     # with in_c 8 (phase runs of 16 and 24 bytes), stride 2 with the padding on both sides
     Spec("kq_c4_o9_k3", (7, 9, 4), (L("conv", filters=9, kernel=3),)),
     Spec("kq_c6_o8_k3_s2", (9, 11, 6), (L("conv", filters=8, kernel=3, strides=2, activation="relu"),)),
@@ -90,40 +90,66 @@ MUTANTS = (
     "tconv_relu_n1_to_1",
     "tconv_mult_gt_1",
 )
+# Rounding ties in the requantization: the output scale set so that the largest per-channel multiplier is 1/64
+# (right shifts >= 5: one in 32 non-saturated outputs or more is a tie, negative ones included), output zero point 3,
+# no activation (the DSP path's table requantization), run on inputs within +-4 of the input zero point (small sums).
+TIES = ("kq_c5_o7_odd", "conv_k3_s2_same_odd", "kq_tconv_c8_o3_k5", "kq_c16_o3_k5_s2", "tconv_k3_s2_small_nobias")
 BOARDS = [("qemu_m4_kerneltest", "qemu_m4"), ("qemu_m55_kerneltest", "qemu_m55")]
 
 
+def _ties_mutant(data: bytes) -> tuple[bytes, int]:
+    """(the edited model, its input zero point)"""
+    from gen_helpers import mutate_tflite, set_output_quant
+    from tinycodec.codegen.reader import read_tflite
+
+    g = read_tflite(data, "m")
+    op = g.ops[0]
+    assert op.code in ("CONV_2D", "TRANSPOSE_CONV"), op.code
+    x = g.tensors[op.inputs[2] if op.code == "TRANSPOSE_CONV" else op.inputs[0]]
+    w = g.tensors[op.inputs[1]]
+    scale = x.scale * max(w.scales) * 64.0
+    return mutate_tflite(data, set_output_quant(0, scale=scale, zero_point=3)), x.zero_point
+
+
+Case = tuple[str, bytes, tuple[int, ...], "int | None"]  # name, .tflite, input shape, zero point for near-zp inputs
+
+
 @pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, bytes, tuple[int, ...]]]:
-    """(name, .tflite bytes, input shape) in the firmware's model order."""
+def models(tmp_path_factory: pytest.TempPathFactory) -> list[Case]:
+    """The cases in the firmware's model order."""
     from test_kernels import _mutants
 
     files = [model_file(s) for s in SPECS]
-    cases = [(s.name, f.read_bytes(), s.input_shape) for s, f in zip(SPECS, files)]
+    cases: list[Case] = [(s.name, f.read_bytes(), s.input_shape, None) for s, f in zip(SPECS, files)]
     tmp = tmp_path_factory.mktemp("mutants")
-    for name, data, shape in (m for m in _mutants() if m[0] in MUTANTS):
+    extra = [(name, data, shape, None) for name, data, shape in _mutants() if name in MUTANTS]
+    for name, data, shape, _ in [c for c in cases if c[0] in TIES]:
+        mutant, zp = _ties_mutant(data)
+        extra.append((f"{name}_ties", mutant, shape, zp))
+    for name, data, shape, zp in extra:
         f = tmp / f"{name}.tflite"
         f.write_bytes(data)
         files.append(f)
-        cases.append((name, data, shape))
-    assert len(cases) == len(SPECS) + len(MUTANTS)
+        cases.append((name, data, shape, zp))
+    assert len(cases) == len(SPECS) + len(MUTANTS) + len(TIES)
     generate(files, GEN_DIR)
     return cases
 
 
 @pytest.mark.parametrize("env,board", BOARDS, ids=[b[0] for b in BOARDS])
-def test_fast_kernels_bit_exact_on_board(
-    models: list[tuple[str, bytes, tuple[int, ...]]], env: str, board: str
-) -> None:
+def test_fast_kernels_bit_exact_on_board(models: list[Case], env: str, board: str) -> None:
     elf = firmware_elf(env)
     with booted_device(elf, board=board, timeout=30.0) as (_, dev):
         info = dev.hello()
         names = [m.name for m in info.models]
         assert len(names) == len(models)
-        for idx, (name, model, input_shape) in enumerate(models):
+        for idx, (name, model, input_shape, zp) in enumerate(models):
             shape = (1, *input_shape)
             inputs = [random_input(shape, seed) for seed in range(2)]
             inputs += [np.full(shape, v, dtype=np.int8) for v in (-128, 127)]
+            if zp is not None:
+                rng = np.random.default_rng(7)
+                inputs += [np.clip(zp + rng.integers(-4, 5, size=shape), -128, 127).astype(np.int8) for _ in range(3)]
             for x in inputs:
                 ref = run_tflm(model, x)
                 got = np.frombuffer(dev.run(idx, x.tobytes()).output, dtype=np.int8)
