@@ -5,6 +5,7 @@ checked by parsing, the header by a g++ syntax check.)"""
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -88,6 +89,30 @@ def test_model_table_hash_and_arena(out):
     assert f"#define TC_TFLM_ARENA_BYTES {report.arena_bytes}u" in h
 
 
+def test_lean_transpose_conv_arena(out):
+    """With -D TC_TFLM_LEAN_TRANSPOSE_CONV the header's arena is each model's host measure minus its largest
+    TRANSPOSE_CONV output as int32 (the copy the reference kernel keeps and the lean one does not), max over
+    models, + the same margin; without TRANSPOSE_CONV the two arenas are equal."""
+    _, report, _, h = out
+    want = 0
+    for m in MANIFEST["models"]:
+        g = read_tflite((BUNDLE / m["file"]).read_bytes(), m["name"])
+        copies = [4 * math.prod(g.tensors[op.outputs[0]].shape) for op in g.ops if op.code == "TRANSPOSE_CONV"]
+        want = max(want, m["tflm_arena_bytes"] - max(copies, default=0))
+    assert report.lean_arena_bytes == arena_with_margin(want) <= report.arena_bytes
+    lean = re.search(
+        r"#if defined\(TC_TFLM_LEAN_TRANSPOSE_CONV\)\n#define TC_TFLM_ARENA_BYTES (\d+)u\n#else\n"
+        r"#define TC_TFLM_ARENA_BYTES (\d+)u\n#endif",
+        h,
+    )
+    assert lean is not None and (int(lean.group(1)), int(lean.group(2))) == (
+        report.lean_arena_bytes,
+        report.arena_bytes,
+    )
+    has_tconv = any("TRANSPOSE_CONV" in m["ops"] for m in MANIFEST["models"])
+    assert (report.lean_arena_bytes < report.arena_bytes) == has_tconv
+
+
 def test_deterministic(out, tmp_path):
     d, _, cc, h = out
     generate_tflm(BUNDLE, tmp_path)
@@ -121,7 +146,7 @@ def test_bare_tflite_needs_arena(tmp_path):
     with pytest.raises(CodegenError, match="tflm-arena-bytes"):
         generate_tflm([BUNDLE / "enc_q1.tflite"], tmp_path)
     r = generate_tflm([BUNDLE / "enc_q1.tflite"], tmp_path, arena_bytes=70000)
-    assert r.ops == ("CONV_2D",) and r.arena_bytes == arena_with_margin(70000)
+    assert r.ops == ("CONV_2D",) and r.arena_bytes == arena_with_margin(70000) == r.lean_arena_bytes
 
 
 def test_cli(tmp_path, capsys):

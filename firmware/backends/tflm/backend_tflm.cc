@@ -20,6 +20,10 @@
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
 #include "tensorflow/lite/schema/schema_generated.h"
 
+#if defined(TC_TFLM_LEAN_TRANSPOSE_CONV)
+#include "tc_tflm_tconv.h"
+#endif
+
 #if defined(ESP_PLATFORM)
 #include "esp_attr.h" /* EXT_RAM_BSS_ATTR, for -DTC_TFLM_ARENA_ATTR=EXT_RAM_BSS_ATTR (arena in PSRAM) */
 #endif
@@ -30,8 +34,23 @@
 
 namespace {
 
+#if defined(TC_TFLM_LEAN_TRANSPOSE_CONV)
+/* The generated resolver, with TRANSPOSE_CONV answered by tinycodec's memory-lean kernel (tc_tflm_tconv.h)
+ * instead of the library's (whose int32 copy of the output makes tc-v2's decoder arena ~1.2 MB). */
+class TcResolver : public TcTflmOpResolver {
+ public:
+  using TcTflmOpResolver::FindOp;
+  const TcTflmRegistration *FindOp(tflite::BuiltinOperator op) const override {
+    const TcTflmRegistration *r = TcTflmOpResolver::FindOp(op);
+    return (r != nullptr && op == tflite::BuiltinOperator_TRANSPOSE_CONV) ? tc_tflm_lean_transpose_conv() : r;
+  }
+};
+#else
+using TcResolver = TcTflmOpResolver;
+#endif
+
 alignas(16) TC_TFLM_ARENA_ATTR uint8_t g_arena[TC_TFLM_ARENA_BYTES];
-TcTflmOpResolver g_resolver;
+TcResolver g_resolver;
 alignas(tflite::MicroInterpreter) unsigned char g_interp_mem[sizeof(tflite::MicroInterpreter)];
 tflite::MicroInterpreter *g_interp = nullptr;
 int g_current = -1;

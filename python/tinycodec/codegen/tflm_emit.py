@@ -9,7 +9,8 @@ table, and an op resolver registering exactly the builtin ops the models use.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -75,6 +76,7 @@ class TflmModel:
     output_shape: tuple[int, ...]
     role: str = ""  # "encoder" / "decoder" ("" unknown: a bare .tflite)
     quality: int = 0  # 0 unknown
+    tconv_copy_bytes: int = 0  # the reference TRANSPOSE_CONV's int32 copy of its output, largest op (0: none)
 
 
 @dataclass(frozen=True)
@@ -85,13 +87,15 @@ class TflmReport:
     ops: tuple[str, ...]  # union over models, registered in this order
     measured_arena_bytes: int
     arena_bytes: int
+    lean_arena_bytes: int  # with -D TC_TFLM_LEAN_TRANSPOSE_CONV (firmware/backends/tflm/tc_tflm_tconv.h)
     flatbuffer_bytes: int
     models: tuple[TflmModel, ...]
 
     def summary(self) -> str:
         lines = [
             f"codegen (tflm) -> {self.out_dir}: {len(self.models)} model(s), {self.flatbuffer_bytes} B of flatbuffers, "
-            f"arena {self.arena_bytes} B (measured {self.measured_arena_bytes} B + margin), "
+            f"arena {self.arena_bytes} B (measured {self.measured_arena_bytes} B + margin; "
+            f"{self.lean_arena_bytes} B with the lean TRANSPOSE_CONV), "
             f"ops {list(self.ops)}, hash {self.model_hash[:16]}..."
         ]
         lines += [f"  {m.name}: {m.size} B, ops {list(m.ops)}" for m in self.models]
@@ -119,6 +123,10 @@ def describe(sources: Sequence[ModelSource]) -> tuple[TflmModel, ...]:
             if op.code not in ops:
                 ops.append(op.code)
         ti, to = g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]
+        tconv_copy = max(
+            (4 * math.prod(g.tensors[op.outputs[0]].shape) for op in g.ops if op.code == "TRANSPOSE_CONV"),
+            default=0,
+        )
         for t, what in ((ti, "input"), (to, "output")):
             if t.dtype != "int8":
                 raise CodegenError(f"model {s.name}: {what} is {t.dtype}, the protocol carries int8")
@@ -135,6 +143,7 @@ def describe(sources: Sequence[ModelSource]) -> tuple[TflmModel, ...]:
                 to.shape,
                 s.role,
                 s.quality,
+                tconv_copy,
             )
         )
     return tuple(out)
@@ -153,12 +162,29 @@ def _c_bytes(data: bytes) -> str:
     return "\n".join(rows)
 
 
-def render_tflm(sources: Sequence[ModelSource], measured_arena: int) -> tuple[dict[str, str], TflmReport]:
+def lean_measured_arena(models: Sequence[TflmModel], per_model: Mapping[str, int]) -> int:
+    """The host-measured arena without the reference TRANSPOSE_CONV's int32 copy of its output, which the
+    lean kernel (firmware/backends/tflm/tc_tflm_tconv.h) does not allocate: max over models of (measured -
+    that copy). An estimate, not a measurement (TFLM's greedy planner may place the other buffers less
+    tightly without it): for tc-v2 it gives 289,968 B where the emulated M55 needs 294,xxx B (2022 TFLM +
+    CMSIS-NN, docs/boards.md), inside the 12.5 % margin of arena_with_margin. Models without a host measure
+    count in full (no reduction)."""
+    return max(per_model.get(m.name, 0) - m.tconv_copy_bytes for m in models)
+
+
+def render_tflm(
+    sources: Sequence[ModelSource], measured_arena: int, per_model: Mapping[str, int] | None = None
+) -> tuple[dict[str, str], TflmReport]:
+    """per_model: host-measured arena per model name (the manifest's); without it (bare .tflite files and an
+    explicit arena) the lean arena is the same as the full one."""
     models = describe(sources)
     ops: list[str] = []
     for m in models:
         ops += [o for o in m.ops if o not in ops]
     arena = arena_with_margin(measured_arena)
+    full = per_model is not None and all(m.name in per_model for m in models)
+    lean_measured = lean_measured_arena(models, per_model) if full else measured_arena
+    lean = arena_with_margin(lean_measured)
     mhash = model_hash(sources)
     banner = _banner(models)
 
@@ -166,9 +192,19 @@ def render_tflm(sources: Sequence[ModelSource], measured_arena: int) -> tuple[di
     h += ['extern "C" {', '#include "tc_backend.h"', "}", ""]
     h += [f"#define TC_TFLM_N_MODELS {len(models)}", f"#define TC_TFLM_N_OPS {len(ops)}"]
     h += [
-        f"/* host-measured TFLM arena {measured_arena} B (max over models) + margin; one arena, one model at a time */"
+        f"/* host-measured TFLM arena {measured_arena} B (max over models) + margin; one arena, one model at a time.",
+        f" * With -D TC_TFLM_LEAN_TRANSPOSE_CONV (tc_tflm_tconv.h): {lean_measured} B (the same without the reference",
+        " * TRANSPOSE_CONV's int32 copy of its output) + margin. */",
     ]
-    h += ["#ifndef TC_TFLM_ARENA_BYTES", f"#define TC_TFLM_ARENA_BYTES {arena}u", "#endif", ""]
+    h += ["#ifndef TC_TFLM_ARENA_BYTES", "#if defined(TC_TFLM_LEAN_TRANSPOSE_CONV)"]
+    h += [
+        f"#define TC_TFLM_ARENA_BYTES {lean}u",
+        "#else",
+        f"#define TC_TFLM_ARENA_BYTES {arena}u",
+        "#endif",
+        "#endif",
+        "",
+    ]
     h += [
         "extern const uint8_t tc_tflm_model_hash[32];",
         "extern const tc_model_desc_t tc_tflm_models[TC_TFLM_N_MODELS];",
@@ -216,16 +252,25 @@ def render_tflm(sources: Sequence[ModelSource], measured_arena: int) -> tuple[di
 
     files = {HEADER: "\n".join(h), SOURCE: "\n".join(c)}
     report = TflmReport(
-        "", tuple(sorted(files)), mhash.hex(), tuple(ops), measured_arena, arena, sum(m.size for m in models), models
+        "",
+        tuple(sorted(files)),
+        mhash.hex(),
+        tuple(ops),
+        measured_arena,
+        arena,
+        lean,
+        sum(m.size for m in models),
+        models,
     )
     return files, report
 
 
-def _measured_arena(src: str | Path | Sequence[str | Path], override: int | None) -> int:
+def _measured_arenas(src: str | Path | Sequence[str | Path], override: int | None) -> dict[str, int]:
+    """Host-measured TFLM arena per model name: the manifest's, or {"": override}."""
     if override is not None:
         if override <= 0:
             raise CodegenError("--tflm-arena-bytes must be positive")
-        return override
+        return {"": override}
     if isinstance(src, (str, Path)):
         p = Path(src)
         if p.is_dir():
@@ -235,9 +280,9 @@ def _measured_arena(src: str | Path | Sequence[str | Path], override: int | None
                 man = Manifest.load(p)
             except ManifestError as e:
                 raise CodegenError(str(e)) from None
-            sizes = [m.tflm_arena_bytes for m in man.models]
-            if sizes and all(isinstance(s, int) and s > 0 for s in sizes):
-                return max(sizes)
+            sizes = {m.name: m.tflm_arena_bytes for m in man.models}
+            if sizes and all(isinstance(s, int) and s > 0 for s in sizes.values()):
+                return sizes
             raise CodegenError(f"{p}: every model needs 'tflm_arena_bytes' (or pass --tflm-arena-bytes)")
     raise CodegenError("bare .tflite files: pass --tflm-arena-bytes (the TFLM arena a model needs on the host)")
 
@@ -249,7 +294,8 @@ def generate_tflm(
 ) -> TflmReport:
     """Write tc_tflm_models.{h,cc} for the manifest (or .tflite files) into out_dir."""
     sources = load_sources(src)
-    files, report = render_tflm(sources, _measured_arena(src, arena_bytes))
+    arenas = _measured_arenas(src, arena_bytes)
+    files, report = render_tflm(sources, max(arenas.values()), None if "" in arenas else arenas)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
