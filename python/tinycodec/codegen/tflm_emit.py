@@ -166,7 +166,7 @@ def lean_measured_arena(models: Sequence[TflmModel], per_model: Mapping[str, int
     """The host-measured arena without the reference TRANSPOSE_CONV's int32 copy of its output, which the
     lean kernel (firmware/backends/tflm/tc_tflm_tconv.h) does not allocate: max over models of (measured -
     that copy). An estimate, not a measurement (TFLM's greedy planner may place the other buffers less
-    tightly without it): for tc-v2 it gives 289,968 B where the emulated M55 needs 294,xxx B (2022 TFLM +
+    tightly without it): for tc-v2 it gives 290,352 B where the emulated M55 needs 291,696 B (2022 TFLM +
     CMSIS-NN, docs/boards.md), inside the 12.5 % margin of arena_with_margin. Models without a host measure
     count in full (no reduction)."""
     return max(per_model.get(m.name, 0) - m.tconv_copy_bytes for m in models)
