@@ -18,6 +18,7 @@ from .quant import (
     compute_out_size,
     compute_padding,
     f32,
+    inv_sqrt_quantized_multiplier_exp,
     multiply_by_quantized_multiplier,
     nearest_neighbor_map,
     quantize_multiplier,
@@ -533,6 +534,71 @@ def _lower_relu(ctx: _Ctx) -> Step:
     )  # fmt: skip
 
 
+def _lower_mul(ctx: _Ctx) -> Step:
+    """MUL, same shapes (reference_integer_ops::MulElementwise): out_offset + MultiplyByQuantizedMultiplier(
+    (in1 + in1_offset) * (in2 + in2_offset)), clamped; the multiplier is the double product in1_scale * in2_scale /
+    out_scale of TFLite's and TFLM's Prepare. Both operands may be the same tensor (x * x)."""
+    op, o = ctx.op, ctx.op.options
+    a = ctx.int8_act(op.inputs[0], "input1", rank=None)
+    b = ctx.int8_act(op.inputs[1], "input2", rank=None)
+    y = ctx.int8_act(op.outputs[0], "output", rank=None)
+    if a.shape != b.shape or a.shape != y.shape:
+        raise ctx.fail(f"broadcasting {a.shape} * {b.shape} -> {y.shape} is not supported")
+    m, sh = quantize_multiplier(float(a.scale) * float(b.scale) / float(y.scale))
+    lo, hi = activation_range(ctx.act(o.fusedActivationFunction if o is not None else 0), y.scale, y.zero_point)
+    params = (
+        ("size", _i(y.numel)),
+        ("in1_offset", _i(-a.zero_point)),
+        ("in2_offset", _i(-b.zero_point)),
+        ("out_offset", _i(y.zero_point)),
+        ("out_mult", _i(m)),
+        ("out_shift", _i(sh)),
+        ("act_min", _i(lo)),
+        ("act_max", _i(hi)),
+    )
+    return Step(
+        op.index, op.code, "tc_mul_s8", "binary", "tc_mul_params_t", params, (), (a.index, b.index), y.index,
+        0, True,
+    )  # fmt: skip
+
+
+def rsqrt_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int) -> np.ndarray:
+    """int8 RSQRT (TFLite's RsqrtEvalQuantizedInt8 = TFLM's RsqrtEvalQuantized) for all 256 inputs, index = input
+    + 128. value = in - in_zp; 0 -> 127; else GetInvSqrtQuantizedMultiplierExp(value) -> (m, s), data =
+    MultiplyByQuantizedMultiplier(1, m, s + 20), out = out_zp + MultiplyByQuantizedMultiplier(data, M, S - 20)
+    clamped to int8, with (M, S) = QuantizeMultiplier(1 / double(sqrtf(in_scale) * out_scale)) (float32 product).
+    TFLite and TFLM refuse inputs below the zero point ("Rsqrt is only defined for positive values", the invoke
+    fails); the table maps them to 127 like 0 (they cannot occur after a conv with nonnegative weights, inputs and
+    bias, as in GDN)."""
+    k_shift = 20
+    real = 1.0 / float(np.sqrt(f32(in_scale)) * f32(out_scale))
+    m_out, s_out = quantize_multiplier(real)
+    vals = []
+    for q in range(-128, 128):
+        value = q - in_zp
+        if value <= 0:
+            vals.append(127)
+            continue
+        m, s = inv_sqrt_quantized_multiplier_exp(value)
+        data = multiply_by_quantized_multiplier(1, m, s + k_shift)
+        out = multiply_by_quantized_multiplier(data, m_out, s_out - k_shift) + out_zp
+        vals.append(min(127, max(-128, out)))
+    return np.array(vals, dtype=np.int8)
+
+
+def _lower_rsqrt(ctx: _Ctx) -> Step:
+    op = ctx.op
+    x = ctx.int8_act(op.inputs[0], "input", rank=None)
+    y = ctx.int8_act(op.outputs[0], "output", rank=None)
+    if x.shape != y.shape:
+        raise ctx.fail(f"input shape {x.shape} != output shape {y.shape}")
+    table = rsqrt_table(x.scale, x.zero_point, y.scale, y.zero_point)
+    return Step(
+        op.index, op.code, "tc_lut_s8", "unary", "tc_lut_params_t", (("size", _i(y.numel)), ("table", "@table")),
+        (ConstArray("table", "int8_t", table),), (x.index,), y.index, 0, True,
+    )  # fmt: skip
+
+
 LOWERINGS: dict[str, Callable[[_Ctx], Step]] = {
     "CONV_2D": _lower_conv,
     "DEPTHWISE_CONV_2D": _lower_dwconv,
@@ -542,6 +608,8 @@ LOWERINGS: dict[str, Callable[[_Ctx], Step]] = {
     "LEAKY_RELU": _lower_leaky_relu,
     "TRANSPOSE_CONV": _lower_tconv,
     "RELU": _lower_relu,
+    "MUL": _lower_mul,
+    "RSQRT": _lower_rsqrt,
 }
 
 

@@ -132,6 +132,17 @@ typedef struct {
 
 void tc_add_s8(const tc_add_params_t *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 
+/* MUL (same shapes, no broadcast): reference_integer_ops::MulElementwise; out_mult / out_shift from the
+ * double in1_scale * in2_scale / out_scale (QuantizeMultiplier). Elementwise: safe in place. */
+typedef struct {
+  int32_t size;
+  int32_t in1_offset, in2_offset, out_offset; /* -zero points of the inputs, output zero point */
+  int32_t out_mult, out_shift;
+  int32_t act_min, act_max;
+} tc_mul_params_t;
+
+void tc_mul_s8(const tc_mul_params_t *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+
 /* CONCATENATION: all inputs share the output scale and zero point (as the int8 reference requires). */
 typedef struct {
   int32_t n_inputs;
@@ -152,8 +163,9 @@ typedef struct {
 void tc_leaky_relu_s8(const tc_leaky_relu_params_t *p, const int8_t *in, int8_t *out);
 
 /* Any int8 -> int8 elementwise map as a 256-entry table: out[i] = table[in[i] + 128]. Used for RELU
- * (ReluQuantized: out_zp + MultiplyByQuantizedMultiplier(in - in_zp), clamped; codegen evaluates it for all
- * 256 inputs with the exact integer arithmetic). Elementwise: safe in place. */
+ * (ReluQuantized: out_zp + MultiplyByQuantizedMultiplier(in - in_zp), clamped) and RSQRT (the integer
+ * inverse square root of TFLite's int8 Rsqrt kernel); codegen evaluates them for all 256 inputs with the
+ * exact integer arithmetic. Elementwise: safe in place. */
 typedef struct {
   int32_t size;
   const int8_t *table; /* [256], indexed by input + 128 */
