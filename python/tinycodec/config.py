@@ -28,6 +28,9 @@ class ModelConfig:
     # one (lambda, name) per quality level; loss = bpp + lambda * 255^2 * MSE
     lambdas: tuple[float, ...] = (0.002, 0.005, 0.012, 0.03)
     density_filters: tuple[int, ...] = (3, 3, 3)
+    # after each hidden layer (not the latent conv, not the last RGB layer): "relu", or "gdn" = GDN in the
+    # encoder and inverse GDN in the decoder (int8: MUL, CONV_2D 1x1, RSQRT, MUL; model.GDN)
+    activation: str = "relu"
 
     @property
     def levels(self) -> int:
@@ -44,6 +47,8 @@ class ModelConfig:
     def __post_init__(self):
         if self.decoder not in ("upsample", "convt"):
             raise ValueError(f"decoder must be 'upsample' or 'convt' (got {self.decoder!r})")
+        if self.activation not in ("relu", "gdn"):
+            raise ValueError(f"activation must be 'relu' or 'gdn' (got {self.activation!r})")
 
     @classmethod
     def from_json(cls, d: dict) -> ModelConfig:
@@ -71,6 +76,19 @@ PRESETS: dict[str, ModelConfig] = {
     # (same parameters, 20 % fewer MACs), +0.2-0.3 dB at equal rate and wall time on val at the high rates where
     # tc-v2 saturates. In training; not shipped yet.
     "tc-v3": replace(_TC_V2, name="tc-v3", enc_channels=(48, 48, 48), latent_channels=120, dec_channels=(48, 48, 48)),
+    # tc-v3-gdn: issue 10's rung b on tc-v3's shape: GDN / inverse GDN instead of ReLU (model.GDN; int8 MUL, CONV_2D
+    # 1x1, RSQRT, MUL). Hidden 44, not 48, for the 220,000 B int8 budget per quality: 203,112 B (random weights,
+    # nonzero biases), 183,603 parameters (tc-v3: 194,235). 48 would be 223,440 B; 46 fits (215,152 B, 195,807
+    # parameters) but 3x3x46 = 414 is not a multiple of 4: the M4 conv path then copies weight rows per call
+    # (scratch 5,120 -> 55,168 B). Not trained yet.
+    "tc-v3-gdn": replace(
+        _TC_V2,
+        name="tc-v3-gdn",
+        enc_channels=(44, 44, 44),
+        latent_channels=120,
+        dec_channels=(44, 44, 44),
+        activation="gdn",
+    ),
 }
 
 

@@ -7,6 +7,7 @@ was trained on.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,12 +15,19 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .codegen.reader import load_model, op_names, rescale_bias, set_tensor_quant, tensor_quant
+from .codegen.reader import (
+    load_model,
+    op_names,
+    rescale_bias,
+    set_tensor_min_max,
+    set_tensor_quant,
+    tensor_quant,
+)
 from .config import ExportConfig, ModelConfig
 from .data import load_folder
 from .entropy_tables import tables_from_cdf
 from .manifest import Manifest
-from .model import build_decoder, build_encoder, macs_per_pixel
+from .model import GDN, build_decoder, build_encoder, macs_per_pixel
 from .oracle import TflmModel, tflm_arena_bytes
 from .safeio import atomic_write
 from .tfenv import tf, tf_keras
@@ -31,14 +39,74 @@ class ExportError(Exception):
     pass
 
 
-def _convert(model, rep: list[np.ndarray]) -> bytearray:
+def exact_calibration_stats(calibrated: bytes, dataset_gen) -> bytes:
+    """Recompute the min/max of every calibrated tensor of a float .tflite (the calibrator's output) on the same
+    samples with every tensor kept in its own buffer.
+
+    TFLite's calibrator logs an op's inputs after the op ran; an elementwise op that the interpreter runs in place
+    (MUL over its input's buffer) has then overwritten that input, so the input's range is recorded as the union
+    of both tensors. In GDN that hits the RSQRT output (shares with the last MUL: encoder [0.9, 1] recorded as
+    [-1, 1]) and the inverse's n * rsqrt(n) (recorded as the layer output's range): half or more of their int8
+    levels lost. The ops without in-place sharing get the same values as the calibrator's."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    data = bytearray(calibrated)
+    it = Interpreter(
+        model_content=bytes(data),
+        experimental_preserve_all_tensors=True,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    it.allocate_tensors()
+    inputs = [d["index"] for d in it.get_input_details()]
+    sg = load_model(data).Subgraphs(0)
+    stats: dict[int, tuple[float, float]] = {}
+    for k in range(sg.TensorsLength()):
+        q = sg.Tensors(k).Quantization()
+        if q is not None and q.MinLength() == 1 and q.MaxLength() == 1:
+            stats[k] = (np.inf, -np.inf)
+    for sample in dataset_gen():
+        for i, x in zip(inputs, sample):
+            it.set_tensor(i, np.asarray(x, np.float32))
+        it.invoke()
+        for k, (lo, hi) in stats.items():
+            v = it.get_tensor(k)
+            stats[k] = (min(lo, float(v.min())), max(hi, float(v.max())))
+    for k, (lo, hi) in stats.items():
+        set_tensor_min_max(data, k, lo, hi)
+    return bytes(data)
+
+
+@contextlib.contextmanager
+def _exact_calibration():
+    """TFLiteConverter.convert() with exact_calibration_stats applied to the calibrator's result."""
+    from tensorflow.lite.python.optimize import calibrator
+
+    original = calibrator.Calibrator.calibrate
+
+    def calibrate(self, dataset_gen):
+        return exact_calibration_stats(original(self, dataset_gen), dataset_gen)
+
+    calibrator.Calibrator.calibrate = calibrate
+    try:
+        yield
+    finally:
+        calibrator.Calibrator.calibrate = original
+
+
+def _convert(model, rep: list[np.ndarray], exact_stats: bool | None = None) -> bytearray:
+    """Full-int8 TFLite. exact_stats (default: when the model has GDN layers) recalibrates every tensor's range
+    without the in-place buffer sharing of TFLite's calibrator (exact_calibration_stats); ReLU models convert
+    exactly as before."""
+    if exact_stats is None:
+        exact_stats = any(isinstance(layer, GDN) for layer in model.layers)
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = lambda: ([r[None].astype(np.float32)] for r in rep)
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = tf.int8
     conv.inference_output_type = tf.int8
-    return bytearray(conv.convert())
+    with _exact_calibration() if exact_stats else contextlib.nullcontext():
+        return bytearray(conv.convert())
 
 
 def _io(data: bytearray):

@@ -1,7 +1,8 @@
 """The codec: analysis / synthesis transforms, per-level gains and a factorized entropy model.
 
 Only ops that full-int8 TFLite and TFLM run are used: CONV_2D (fused ReLU) and RESIZE_NEAREST_NEIGHBOR, or
-TRANSPOSE_CONV for the "convt" decoder.
+TRANSPOSE_CONV for the "convt" decoder; with activation="gdn" the hidden layers' ReLU is GDN (encoder) / inverse
+GDN (decoder), which converts to MUL, CONV_2D 1x1, RSQRT, MUL (see GDN).
 Nothing passes from encoder to decoder except the quantized latent.
 """
 
@@ -14,13 +15,82 @@ from .tfenv import tf, tf_keras
 
 layers = tf_keras.layers
 
+# GDN parameterization (Balle et al. 2016/2018): gamma and beta are squares of free variables bounded below, shifted
+# by a tiny pedestal so that a parameter at 0 still has a gradient (Adam rescales it to a normal step)
+_GDN_PEDESTAL = 2.0**-36
+
+
+@tf.custom_gradient
+def _lower_bound(x: tf.Tensor, bound: tf.Tensor):
+    """max(x, bound); the gradient passes where x is above the bound or descent would raise it above."""
+
+    def grad(dy):
+        return tf.where(tf.logical_or(x >= bound, dy < 0), dy, tf.zeros_like(dy)), None
+
+    return tf.maximum(x, bound), grad
+
+
+class GDN(tf_keras.layers.Layer):
+    """Generalized divisive normalization over channels: y_i = x_i * rsqrt(beta_i + sum_j gamma_ij x_j^2);
+    inverse=True (the decoder's IGDN): y_i = x_i * sqrt(beta_i + sum_j gamma_ij x_j^2).
+
+    gamma >= 0 and beta >= beta_min > 0 by construction (gamma = max(g, p)^2 - p^2 with p^2 the pedestal,
+    likewise beta), initialised to gamma = gamma_init * I, beta = 1. Written with ops that full-int8 TFLite and
+    TFLM run: MUL(x, x) -> CONV_2D 1x1 (weights gamma^T, bias beta) -> RSQRT -> MUL(x, r); the inverse as
+    x * (n * rsqrt(n)), since TFLM has no int8 SQRT (MUL(n, RSQRT(n)), then MUL(x, .)). The int8 conversion
+    needs exact calibration statistics for the in-place MULs (export._convert does it)."""
+
+    def __init__(self, inverse: bool = False, beta_min: float = 1e-6, gamma_init: float = 0.1, **kw):
+        super().__init__(**kw)
+        self.inverse, self.beta_min, self.gamma_init = bool(inverse), float(beta_min), float(gamma_init)
+
+    def build(self, input_shape):
+        c = int(input_shape[-1])
+        p = _GDN_PEDESTAL
+        self.beta_raw = self.add_weight(
+            name="beta", shape=(c,), initializer=tf_keras.initializers.Constant(float(np.sqrt(1.0 + p)))
+        )
+        g0 = np.sqrt(self.gamma_init * np.eye(c) + p).astype(np.float32)
+        self.gamma_raw = self.add_weight(name="gamma", shape=(c, c), initializer=tf_keras.initializers.Constant(g0))
+        super().build(input_shape)
+
+    @property
+    def beta(self) -> tf.Tensor:
+        p = _GDN_PEDESTAL
+        return tf.square(_lower_bound(self.beta_raw, tf.constant(np.sqrt(self.beta_min + p), tf.float32))) - p
+
+    @property
+    def gamma(self) -> tf.Tensor:
+        """[i, j]: the weight of x_j^2 in channel i's norm."""
+        p = _GDN_PEDESTAL
+        return tf.square(_lower_bound(self.gamma_raw, tf.constant(np.sqrt(p), tf.float32))) - p
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        norm = tf.nn.conv2d(x * x, tf.transpose(self.gamma)[None, None], strides=1, padding="VALID")
+        norm = tf.nn.bias_add(norm, self.beta)
+        if self.inverse:
+            return x * (norm * tf.math.rsqrt(norm))
+        return x * tf.math.rsqrt(norm)
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "inverse": self.inverse,
+            "beta_min": self.beta_min,
+            "gamma_init": self.gamma_init,
+        }
+
 
 def build_encoder(cfg: ModelConfig, tile: int | None = None, name: str = "encoder") -> tf_keras.Model:
     x = inp = layers.Input((tile, tile, 3), batch_size=1 if tile else None, name="pixels")
     chans = (*cfg.enc_channels, cfg.latent_channels)
+    gdn = cfg.activation == "gdn"
     for i, (c, k) in enumerate(zip(chans, cfg.enc_kernels, strict=True)):
         last = i == len(chans) - 1
-        x = layers.Conv2D(c, k, strides=2, padding="same", activation=None if last else "relu", name=f"enc{i}")(x)
+        act = None if last or gdn else "relu"
+        x = layers.Conv2D(c, k, strides=2, padding="same", activation=act, name=f"enc{i}")(x)
+        if gdn and not last:
+            x = GDN(name=f"gdn{i}")(x)
     return tf_keras.Model(inp, x, name=name)
 
 
@@ -28,13 +98,17 @@ def build_decoder(cfg: ModelConfig, tile: int | None = None, name: str = "decode
     lat = None if tile is None else tile // cfg.stride
     x = inp = layers.Input((lat, lat, cfg.latent_channels), batch_size=1 if tile else None, name="latent")
     chans = (*cfg.dec_channels, 3)
+    gdn = cfg.activation == "gdn"
     for i, (c, k) in enumerate(zip(chans, cfg.dec_kernels, strict=True)):
-        act = None if i == len(chans) - 1 else "relu"
+        last = i == len(chans) - 1
+        act = None if last or gdn else "relu"
         if cfg.decoder == "convt":
             x = layers.Conv2DTranspose(c, k, strides=2, padding="same", activation=act, name=f"dec{i}")(x)
         else:
             x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{i}")(x)
             x = layers.Conv2D(c, k, padding="same", activation=act, name=f"dec{i}")(x)
+        if gdn and not last:
+            x = GDN(inverse=True, name=f"igdn{i}")(x)
     return tf_keras.Model(inp, x, name=name)
 
 
@@ -151,7 +225,10 @@ def macs_per_pixel(model: tf_keras.Model, tile: int) -> float:
     """Multiply-accumulates per input pixel of the encoder / output pixel of the decoder."""
     total = 0
     for layer in model.layers:
-        if isinstance(layer, layers.Conv2DTranspose):  # every input pixel meets every tap
+        if isinstance(layer, GDN):  # the 1x1 conv of the squares (C x C per pixel)
+            h, w, c = layer.output.shape[1:]
+            total += h * w * c * c
+        elif isinstance(layer, layers.Conv2DTranspose):  # every input pixel meets every tap
             h, w, cin = layer.input.shape[1:]
             kh, kw, cout, _ = layer.kernel.shape
             total += h * w * cout * kh * kw * cin

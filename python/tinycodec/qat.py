@@ -124,6 +124,9 @@ def qat_level(
     from .export import fold_level
     from .train import train_dataset
 
+    if mcfg.activation != "relu":  # tfmot has no quantize config for model.GDN (MUL, RSQRT inside one layer)
+        raise ValueError(f"QAT supports activation 'relu' only (the model has {mcfg.activation!r})")
+
     tf_keras.utils.set_random_seed(seed + level)  # the noise and the crops; CPU kernels may still vary in the last bit
     enc, dec = fold_level(codec, mcfg, None, level)
     qenc, qdec = _quantize(enc), _quantize(dec)

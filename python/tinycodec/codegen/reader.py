@@ -222,6 +222,15 @@ def set_tensor_quant(data: bytearray, tensor_index: int, scale: float, zero_poin
     struct.pack_into("<q", data, _vector_pos(q, 10), zero_point)
 
 
+def set_tensor_min_max(data: bytearray, tensor_index: int, lo: float, hi: float) -> None:
+    """Overwrite a calibrated float tensor's recorded range (min[0], max[0]) in place."""
+    q = load_model(data).Subgraphs(0).Tensors(tensor_index).Quantization()
+    if q is None or q.MinLength() != 1 or q.MaxLength() != 1:
+        raise TfliteError(f"tensor {tensor_index} has no per-tensor min/max")
+    struct.pack_into("<f", data, _vector_pos(q, 4), lo)
+    struct.pack_into("<f", data, _vector_pos(q, 6), hi)
+
+
 def rescale_bias(data: bytearray, tensor_index: int, factor: float) -> None:
     """Multiply an int32 bias tensor's values by `factor` and divide its scales by it, in place."""
     model = load_model(data)
