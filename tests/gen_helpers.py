@@ -30,18 +30,19 @@ class Spec:
     quant: str = "int8"  # "int8" (full int8, int8 I/O), "float" (no quantization), "int8-float-io"
     seed: int = 0
     tags: tuple[str, ...] = field(default=())
+    rep_range: tuple[float, float] = (-1.0, 1.0)  # uniform range of the calibration inputs
 
     def key(self) -> str:
-        blob = json.dumps(
-            [
-                HELPER_VERSION,
-                self.input_shape,
-                [[k, sorted(v.items())] for k, v in self.layers],
-                self.quant,
-                self.seed,
-            ],
-            default=str,
-        )
+        fields = [
+            HELPER_VERSION,
+            self.input_shape,
+            [[k, sorted(v.items())] for k, v in self.layers],
+            self.quant,
+            self.seed,
+        ]
+        if self.rep_range != (-1.0, 1.0):  # only then: the cache keys of the older specs stay the same
+            fields.append(list(self.rep_range))
+        blob = json.dumps(fields, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -119,6 +120,27 @@ def _apply(tf, tfk, x, kind: str, kw: dict[str, Any]):
         a = x if kw.get("with_input") else _conv(tfk, {"filters": kw["fa"]})(x)
         b = _conv(tfk, {"filters": kw["fb"], "kernel": 1})(x)
         return tfk.layers.Concatenate(axis=-1)([a, b])
+    if kind == "mul_sq":  # x * x (MUL with one tensor as both operands) [+ activation]
+        z = tfk.layers.Multiply()([x, x])
+        return tfk.layers.Activation(kw["activation"])(z) if kw.get("activation") else z
+    if kind == "mul2":  # conv_a(x) * conv_b(x) [+ activation]
+        a = _conv(tfk, {"filters": kw["filters"]})(x)
+        b = _conv(tfk, {"filters": kw["filters"], "kernel": 1})(x)
+        z = tfk.layers.Multiply()([a, b])
+        return tfk.layers.Activation(kw["activation"])(z) if kw.get("activation") else z
+    if kind == "rsqrt":  # RSQRT of the (positive) input
+        return tfk.layers.Lambda(lambda t: tf.math.rsqrt(t))(x)
+    if kind == "gdn":  # tinycodec.model.GDN (MUL, CONV_2D 1x1, RSQRT, MUL [, MUL]) with random gamma >= 0, beta > 0
+        from tinycodec.model import GDN
+
+        layer = GDN(inverse=kw.get("inverse", False))
+        y = layer(x)
+        c = int(x.shape[-1])
+        rng = np.random.default_rng(kw.get("seed", 0))
+        gamma = rng.uniform(0.0, kw.get("gamma_max", 0.3), (c, c)) * (rng.random((c, c)) < 0.5) + 0.1 * np.eye(c)
+        beta = rng.uniform(*kw.get("beta_range", (0.2, 2.0)), c)
+        layer.set_weights([np.sqrt(beta).astype(np.float32), np.sqrt(gamma).astype(np.float32)])
+        return y
     if kind == "leaky":
         return tfk.layers.LeakyReLU(alpha=kw.get("alpha", 0.2))(x)
     if kind == "act":
@@ -147,10 +169,11 @@ def convert(spec: Spec) -> bytes:
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     if spec.quant != "float":
         rng = np.random.default_rng(spec.seed + 1)
+        lo, hi = spec.rep_range
 
         def rep():
             for _ in range(8):
-                yield [rng.uniform(-1, 1, (1, *spec.input_shape)).astype(np.float32)]
+                yield [rng.uniform(lo, hi, (1, *spec.input_shape)).astype(np.float32)]
 
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.representative_dataset = rep

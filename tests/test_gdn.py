@@ -1,0 +1,297 @@
+"""GDN / inverse GDN in int8 (issue 10, ladder rung b): the MUL kernel, the RSQRT table, a GDN encoder + decoder pair
+and the tc-v3-gdn preset's size. Everything int8 is compared byte for byte: our generated C == TFLite BUILTIN_REF ==
+TFLM."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gen_helpers import L, Spec, convert, model_file, mutate_tflite, random_input, run_litert_ref, set_output_quant
+from tinycodec.codegen import generate
+from tinycodec.codegen.ops import rsqrt_table
+from tinycodec.codegen.reader import load_model, op_names, read_tflite
+from tinycodec.oracle import run_tflm
+from tools.hostlib import HostModel, build_executable, run_executable
+
+MUL: tuple[Spec, ...] = (
+    Spec("mul_square", (6, 7, 5), (L("conv", filters=6, kernel=3), L("mul_sq"))),
+    Spec("mul_square_relu", (5, 5, 3), (L("conv", filters=4, kernel=3), L("mul_sq", activation="relu"))),
+    Spec("mul_two_convs", (6, 6, 3), (L("mul2", filters=5),)),
+    Spec("mul_two_convs_relu", (7, 5, 4), (L("mul2", filters=3, activation="relu"),)),
+    Spec("mul_input_square", (4, 9, 3), (L("mul_sq"),)),
+)
+GDN: tuple[Spec, ...] = (
+    Spec("gdn_enc", (16, 16, 3), (L("conv", filters=8, kernel=5, strides=2), L("gdn"), L("conv", filters=6))),
+    Spec(
+        "igdn_dec",
+        (4, 4, 6),
+        (L("convt", filters=8, kernel=3), L("gdn", inverse=True, seed=1), L("convt", filters=3, kernel=5)),
+        rep_range=(-4.0, 4.0),
+    ),
+)
+# RSQRT of the graph input: positive calibration data, so the input zero point is -128 and all 256 inputs are valid
+RSQRT = Spec("rsqrt_input", (16, 16, 1), (L("rsqrt"),), rep_range=(0.05, 4.0))
+SPECS = (*MUL, *GDN, RSQRT)
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory: pytest.TempPathFactory) -> tuple[HostModel, HostModel, Path]:
+    gen_dir = tmp_path_factory.mktemp("gen")
+    generate([model_file(s) for s in SPECS], gen_dir)
+    return HostModel(gen_dir), HostModel(gen_dir, defines=("TC_CONV_GENERIC_BLOCKED",)), gen_dir
+
+
+def _check(hm: HostModel, idx: int, model: bytes, x: np.ndarray) -> np.ndarray:
+    ref = run_litert_ref(model, x)
+    np.testing.assert_array_equal(run_tflm(model, x), ref, err_msg="TFLM != TFLite BUILTIN_REF")
+    np.testing.assert_array_equal(hm.run(idx, x).reshape(ref.shape), ref, err_msg="gen != BUILTIN_REF")
+    return ref
+
+
+@pytest.mark.parametrize("spec", (*MUL, *GDN), ids=[s.name for s in (*MUL, *GDN)])
+def test_bit_exact(host, spec: Spec) -> None:
+    hm, blocked, _ = host
+    data = convert(spec)
+    idx = [s.name for s in SPECS].index(spec.name)
+    for seed in range(3):
+        x = random_input((1, *spec.input_shape), seed)
+        ref = _check(hm, idx, data, x)
+        np.testing.assert_array_equal(blocked.run(idx, x).reshape(ref.shape), ref)
+    for v in (-128, 127):
+        _check(hm, idx, data, np.full((1, *spec.input_shape), v, dtype=np.int8))
+
+
+def test_ops_are_the_gdn_graph() -> None:
+    """GDN converts to MUL(x, x), CONV_2D 1x1, RSQRT, MUL(x, r); the inverse to MUL, CONV_2D, RSQRT, MUL(n, r),
+    MUL(x, .); only int8 / int32 tensors, the CONV_2D weights (gamma) nonnegative."""
+    want = {
+        "gdn_enc": ["CONV_2D", "MUL", "CONV_2D", "RSQRT", "MUL", "CONV_2D"],
+        "igdn_dec": ["TRANSPOSE_CONV", "MUL", "CONV_2D", "RSQRT", "MUL", "MUL", "TRANSPOSE_CONV"],
+    }
+    for spec in GDN:
+        data = convert(spec)
+        assert op_names(load_model(data)) == want[spec.name]
+        g = read_tflite(data, spec.name)
+        assert {t.dtype for t in g.tensors} <= {"int8", "int32"}
+        sq = [op for op in g.ops if op.code == "MUL"][0]
+        assert sq.inputs[0] == sq.inputs[1]  # x * x
+        norm = [op for op in g.ops if op.code == "CONV_2D"][-2 if spec.name == "gdn_enc" else 0]
+        assert g.tensors[norm.inputs[1]].shape[1:3] == (1, 1) and (g.tensors[norm.inputs[1]].array() >= 0).all()
+
+
+def test_mul_in_place(host) -> None:
+    """The last MUL of GDN writes over a dying input (x or the RSQRT output); in the encoder RSQRT writes over its
+    input (in the inverse, n is read again by MUL(n, r))."""
+    from tinycodec.codegen.generate import build_units, load_sources
+    from tinycodec.codegen.planner import check_plan
+
+    for u in build_units(load_sources([model_file(s) for s in GDN])):
+        check_plan(u.plan, u.steps)
+        kernels = [s.kernel for s in u.steps]
+        assert kernels.count("tc_mul_s8") in (2, 3) and kernels.count("tc_lut_s8") == 1
+        aliased = {p.tensor for p in u.plan.placements if p.alias_of is not None}
+        last_mul = [t for t in u.steps if t.kernel == "tc_mul_s8"][-1]
+        assert last_mul.output in aliased, u.name
+        lut = next(t for t in u.steps if t.kernel == "tc_lut_s8")
+        assert (lut.output in aliased) == (u.name.startswith("gdn_enc")), u.name
+
+
+def _mul_mutants() -> list[tuple[str, bytes, tuple[int, ...]]]:
+    """MUL models edited so the clamps, the output offset and multipliers >= 1 bite."""
+    by = {s.name: s for s in MUL}
+
+    def out_scale(data: bytes, pos: int) -> float:
+        g = read_tflite(data, "m")
+        return g.tensors[g.ops[pos].outputs[0]].scale
+
+    out = []
+    for name, base, pos, kw in (
+        ("mul_zp_shift", "mul_square", 1, {"zero_point": 37}),
+        ("mul_relu_zp", "mul_square_relu", 1, {"zero_point": -20}),
+        ("mul_relu6", "mul_two_convs", 2, {"zero_point": -30, "scale": 6.0 / 150.0, "act": 3}),
+        ("mul_relu_n1_to_1", "mul_two_convs", 2, {"zero_point": 3, "scale": 1.0 / 64.0, "act": 2}),
+        ("mul_mult_gt_1", "mul_two_convs", 2, {"scale_factor": 1.0 / 300.0}),
+        ("mul_small_mult", "mul_square", 1, {"scale_factor": 40.0, "zero_point": 0}),
+    ):
+        data = convert(by[base])
+        kw = dict(kw)
+        f = kw.pop("scale_factor", None)
+        if f is not None:
+            kw["scale"] = out_scale(data, pos) * f
+        out.append((name, mutate_tflite(data, set_output_quant(pos, **kw)), by[base].input_shape))
+    return out
+
+
+def test_mul_quantization_corner_cases(tmp_path: Path) -> None:
+    mutants = _mul_mutants()
+    files = []
+    for name, data, _ in mutants:
+        (tmp_path / f"{name}.tflite").write_bytes(data)
+        files.append(tmp_path / f"{name}.tflite")
+    generate(files, tmp_path / "gen")
+    hm = HostModel(tmp_path / "gen")
+    for idx, (name, data, shape) in enumerate(mutants):
+        for seed in range(3):
+            ref = run_litert_ref(data, random_input((1, *shape), seed))
+            got = hm.run(idx, random_input((1, *shape), seed)).reshape(ref.shape)
+            np.testing.assert_array_equal(got, ref, err_msg=name)
+            assert len(np.unique(ref)) > 1 or name == "mul_relu_n1_to_1", name  # not all clamped
+
+
+def _set_io_quant(in_scale: float, in_zp: int, out_scale: float, out_zp: int):
+    def fn(model) -> None:  # noqa: ANN001
+        sg = model.subgraphs[0]
+        for t, (s, z) in ((sg.inputs[0], (in_scale, in_zp)), (sg.outputs[0], (out_scale, out_zp))):
+            sg.tensors[t].quantization.scale = [s]
+            sg.tensors[t].quantization.zeroPoint = [z]
+
+    return fn
+
+
+# (input scale, input zero point, output scale, output zero point): the converter's own choice, GDN-like norms
+# (n in [beta, ...], zp -128), outputs with offsets, multipliers > 1 and < 2^-31 (a saturated table), zero points
+# above -128 (only inputs >= the zero point are valid: TFLite and TFLM refuse the rest)
+RSQRT_QUANT = (
+    None,
+    (0.004374, -128, 0.0039215, -128),
+    (0.0168291, -128, 0.0081238, -128),
+    (1.0 / 255, -128, 0.05, 7),
+    (0.5, -128, 0.002, -100),
+    (3e-5, -128, 0.9, 0),
+    (0.02, -50, 0.01, -128),
+    (120.0, 10, 1e-4, 3),
+)
+
+
+@pytest.mark.parametrize("quant", RSQRT_QUANT, ids=[f"q{i}" for i in range(len(RSQRT_QUANT))])
+def test_rsqrt_table_equals_builtin_ref_on_all_inputs(tmp_path: Path, quant) -> None:
+    """ops.rsqrt_table == BUILTIN_REF == TFLM == the generated C (tc_lut_s8) on every int8 input the kernels
+    accept (all 256 when the input zero point is -128)."""
+    data = convert(RSQRT)
+    if quant is not None:
+        data = mutate_tflite(data, _set_io_quant(*quant))
+    g = read_tflite(data, "rsqrt")
+    assert [op.code for op in g.ops] == ["RSQRT"]
+    ti, to = g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]
+    table = rsqrt_table(ti.scale, ti.zero_point, to.scale, to.zero_point)
+    valid = np.arange(ti.zero_point, 128)
+    x = np.full(256, ti.zero_point, dtype=np.int8)
+    x[: valid.size] = valid
+    x = x.reshape(1, 16, 16, 1)
+    ref = run_litert_ref(data, x).reshape(-1)
+    np.testing.assert_array_equal(run_tflm(data, x).reshape(-1), ref, err_msg="TFLM != BUILTIN_REF")
+    np.testing.assert_array_equal(table[x.reshape(-1).astype(int) + 128], ref, err_msg="rsqrt_table != BUILTIN_REF")
+    (tmp_path / "rsqrt.tflite").write_bytes(data)
+    generate([tmp_path / "rsqrt.tflite"], tmp_path / "gen")
+    got = HostModel(tmp_path / "gen").run(0, x).reshape(-1)
+    np.testing.assert_array_equal(got, ref, err_msg="gen != BUILTIN_REF")
+    if quant is None:
+        assert ti.zero_point == -128 and valid.size == 256 and len(np.unique(ref)) > 32
+    assert (table[: ti.zero_point + 128] == 127).all()  # invalid inputs: the value of 0 (documented)
+
+
+def _tiny_gdn_pair(tile: int = 32):
+    """A small GDN encoder + IGDN decoder from model.py (tc-v2's layout, 8 hidden / 6 latent channels, random
+    nonnegative gamma), exported as export does it: _convert (exact calibration) + pin_encoder / pin_decoder."""
+    from tinycodec.config import PRESETS
+    from tinycodec.export import _convert, pin_decoder, pin_encoder
+    from tinycodec.model import GDN as GDNLayer
+    from tinycodec.model import build_decoder, build_encoder
+    from tinycodec.tfenv import tf_keras
+
+    cfg = replace(PRESETS["tc-v3-gdn"], enc_channels=(8, 8, 8), latent_channels=6, dec_channels=(8, 8, 8))
+    tf_keras.utils.set_random_seed(0)
+    enc, dec = build_encoder(cfg, tile), build_decoder(cfg, tile)
+    rng = np.random.default_rng(0)
+    for m in (enc, dec):
+        for layer in m.layers:
+            if isinstance(layer, GDNLayer):
+                c = layer.gamma_raw.shape[0]
+                gamma = rng.uniform(0, 0.3, (c, c)) * (rng.random((c, c)) < 0.5) + 0.1 * np.eye(c)
+                layer.set_weights([np.sqrt(rng.uniform(0.3, 1.5, c)), np.sqrt(gamma)])
+            elif isinstance(layer, tf_keras.layers.Conv2D):  # Conv2DTranspose too
+                k, b = layer.get_weights()
+                # latents over several bins and pixels mostly inside [0, 1], as a trained model's
+                gain = 30.0 if layer.name == "enc3" else (2.0 if layer.name.startswith("enc") else 0.5)
+                b = rng.normal(0.5 if layer.name == "dec3" else 0.0, 0.05, b.shape).astype(np.float32)
+                layer.set_weights([k * gain, b])
+    cal = [rng.uniform(0, 1, (tile, tile, 3)).astype(np.float32) for _ in range(8)]
+    cal[0][0, 0], cal[0][0, 1] = 0.0, 1.0
+    e = _convert(enc, cal)
+    pin_encoder(e)
+    lat_shape = tuple(int(d) for d in dec.input.shape[1:])
+    d = _convert(dec, [rng.integers(-6, 7, lat_shape).astype(np.float32) for _ in range(8)])
+    pin_decoder(d)
+    return bytes(e), bytes(d)
+
+
+@pytest.mark.slow
+def test_gdn_codec_pair_is_bit_exact_on_gen(tmp_path: Path) -> None:
+    """The GDN encoder + IGDN decoder of model.py converted as export converts: only int8 MUL / CONV_2D / RSQRT /
+    TRANSPOSE_CONV, the calibration exact (the RSQRT outputs are positive: zero point -128), the int8 model close to
+    the float one, and TFLM == BUILTIN_REF == gen (default, DSP-twin and ASan/UBSan builds) byte for byte."""
+    e, d = _tiny_gdn_pair()
+    assert op_names(load_model(e)) == ["CONV_2D", "MUL", "CONV_2D", "RSQRT", "MUL"] * 3 + ["CONV_2D"]
+    assert op_names(load_model(d)) == ["TRANSPOSE_CONV", "MUL", "CONV_2D", "RSQRT", "MUL", "MUL"] * 3 + [
+        "TRANSPOSE_CONV"
+    ]
+    for data in (e, d):
+        g = read_tflite(data, "m")
+        assert {t.dtype for t in g.tensors} <= {"int8", "int32"}
+        for k, op in enumerate(g.ops):
+            if op.code == "RSQRT":  # r > 0 (TFLite's calibrator alone records about [-1, 1] here) ...
+                assert g.tensors[op.outputs[0]].zero_point == -128
+                if data is d:  # ... and sqrt(n) = MUL(n, r) > 0 (it alone records the layer output's range)
+                    assert g.tensors[g.ops[k + 1].outputs[0]].zero_point == -128
+    (tmp_path / "enc.tflite").write_bytes(e)
+    (tmp_path / "dec.tflite").write_bytes(d)
+    rep = generate([tmp_path / "enc.tflite", tmp_path / "dec.tflite"], tmp_path / "gen")
+    assert set(rep.models[0].ops) == {"CONV_2D", "MUL", "RSQRT"}
+    builds = [HostModel(tmp_path / "gen"), HostModel(tmp_path / "gen", defines=("TC_CONV_GENERIC_BLOCKED",))]
+    exe = build_executable(tmp_path / "gen", sanitize=True)
+    rng = np.random.default_rng(5)
+    for idx, data, lo, hi in ((0, e, -128, 128), (1, d, -6, 7)):
+        shape = read_tflite(data, "m").tensors[read_tflite(data, "m").inputs[0]].shape
+        for seed in range(3):
+            x = rng.integers(lo, hi, shape).astype(np.int8)
+            ref = run_litert_ref(data, x)
+            assert len(np.unique(ref)) > 2
+            np.testing.assert_array_equal(run_tflm(data, x), ref, err_msg="TFLM != BUILTIN_REF")
+            for hm in builds:
+                np.testing.assert_array_equal(hm.run(idx, x).reshape(ref.shape), ref, err_msg="gen != BUILTIN_REF")
+            if seed == 0:
+                assert run_executable(exe, idx, x, tmp_path) == ref.tobytes()
+
+
+@pytest.mark.slow
+def test_gdn_preset_fits_the_int8_budget() -> None:
+    """tc-v3-gdn at the codec's 128x128 tile, random weights with nonzero biases (trained models keep every bias
+    tensor; an all-zero one is dropped by the converter): encoder + decoder .tflite <= 220,000 B per quality (all
+    qualities share the layout, so one export measures them)."""
+    from tinycodec.config import PRESETS
+    from tinycodec.export import _convert, pin_decoder, pin_encoder
+    from tinycodec.model import build_decoder, build_encoder
+    from tinycodec.tfenv import tf_keras
+
+    cfg = PRESETS["tc-v3-gdn"]
+    assert cfg.activation == "gdn" and cfg.decoder == "convt"
+    tf_keras.utils.set_random_seed(0)
+    enc, dec = build_encoder(cfg, 128), build_decoder(cfg, 128)
+    rng = np.random.default_rng(0)
+    for m in (enc, dec):
+        for layer in m.layers:
+            if isinstance(layer, tf_keras.layers.Conv2D):
+                k, b = layer.get_weights()
+                layer.set_weights([k, rng.normal(0, 0.05, b.shape).astype(np.float32)])
+    cal = [rng.uniform(0, 1, (128, 128, 3)).astype(np.float32) for _ in range(4)]
+    cal[0][0, 0], cal[0][0, 1] = 0.0, 1.0
+    e = _convert(enc, cal)
+    pin_encoder(e)
+    d = _convert(dec, [rng.integers(-8, 9, (8, 8, cfg.latent_channels)).astype(np.float32) for _ in range(4)])
+    pin_decoder(d)
+    assert len(e) + len(d) <= 220_000, (len(e), len(d))
+    assert set(op_names(load_model(e))) | set(op_names(load_model(d))) == {"CONV_2D", "MUL", "RSQRT", "TRANSPOSE_CONV"}
