@@ -32,6 +32,9 @@ GDN: tuple[Spec, ...] = (
         (L("convt", filters=8, kernel=3), L("gdn", inverse=True, seed=1), L("convt", filters=3, kernel=5)),
         rep_range=(-4.0, 4.0),
     ),
+    # GDN on the graph input (x is the caller's `in`) and inverse GDN as the graph output (y is `out`)
+    Spec("gdn_on_input", (6, 5, 4), (L("gdn", seed=2), L("conv", filters=3))),
+    Spec("igdn_output", (5, 4, 3), (L("conv", filters=6), L("gdn", inverse=True, seed=3)), rep_range=(-3.0, 3.0)),
 )
 # RSQRT of the graph input: positive calibration data, so the input zero point is -128 and all 256 inputs are valid
 RSQRT = Spec("rsqrt_input", (16, 16, 1), (L("rsqrt"),), rep_range=(0.05, 4.0))
@@ -39,10 +42,19 @@ SPECS = (*MUL, *GDN, RSQRT)
 
 
 @pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory) -> tuple[HostModel, HostModel, Path]:
+def host(tmp_path_factory: pytest.TempPathFactory) -> tuple[HostModel, ...]:
+    """Builds: default (GDN fused row by row), DSP-twin (the conv fast path's blocking in plain C), portable
+    reference loop, unfused (every op on whole tensors)."""
     gen_dir = tmp_path_factory.mktemp("gen")
     generate([model_file(s) for s in SPECS], gen_dir)
-    return HostModel(gen_dir), HostModel(gen_dir, defines=("TC_CONV_GENERIC_BLOCKED",)), gen_dir
+    plain_dir = tmp_path_factory.mktemp("gen-nofuse")
+    generate([model_file(s) for s in SPECS], plain_dir, fuse=False)
+    return (
+        HostModel(gen_dir),
+        HostModel(gen_dir, defines=("TC_CONV_GENERIC_BLOCKED",)),
+        HostModel(gen_dir, defines=("TC_CONV_PORTABLE_ONLY",)),
+        HostModel(plain_dir),
+    )
 
 
 def _check(hm: HostModel, idx: int, model: bytes, x: np.ndarray) -> np.ndarray:
@@ -54,15 +66,15 @@ def _check(hm: HostModel, idx: int, model: bytes, x: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("spec", (*MUL, *GDN), ids=[s.name for s in (*MUL, *GDN)])
 def test_bit_exact(host, spec: Spec) -> None:
-    hm, blocked, _ = host
     data = convert(spec)
     idx = [s.name for s in SPECS].index(spec.name)
     for seed in range(3):
         x = random_input((1, *spec.input_shape), seed)
-        ref = _check(hm, idx, data, x)
-        np.testing.assert_array_equal(blocked.run(idx, x).reshape(ref.shape), ref)
+        ref = _check(host[0], idx, data, x)
+        for k, hm in enumerate(host[1:]):
+            np.testing.assert_array_equal(hm.run(idx, x).reshape(ref.shape), ref, err_msg=f"build {k + 1}")
     for v in (-128, 127):
-        _check(hm, idx, data, np.full((1, *spec.input_shape), v, dtype=np.int8))
+        _check(host[0], idx, data, np.full((1, *spec.input_shape), v, dtype=np.int8))
 
 
 def test_ops_are_the_gdn_graph() -> None:
@@ -72,7 +84,7 @@ def test_ops_are_the_gdn_graph() -> None:
         "gdn_enc": ["CONV_2D", "MUL", "CONV_2D", "RSQRT", "MUL", "CONV_2D"],
         "igdn_dec": ["TRANSPOSE_CONV", "MUL", "CONV_2D", "RSQRT", "MUL", "MUL", "TRANSPOSE_CONV"],
     }
-    for spec in GDN:
+    for spec in GDN[:2]:
         data = convert(spec)
         assert op_names(load_model(data)) == want[spec.name]
         g = read_tflite(data, spec.name)
@@ -83,21 +95,35 @@ def test_ops_are_the_gdn_graph() -> None:
         assert g.tensors[norm.inputs[1]].shape[1:3] == (1, 1) and (g.tensors[norm.inputs[1]].array() >= 0).all()
 
 
-def test_mul_in_place(host) -> None:
-    """The last MUL of GDN writes over a dying input (x or the RSQRT output); in the encoder RSQRT writes over its
+def test_gdn_plans() -> None:
+    """Fused (default): one row-by-row step per GDN with two 1-row buffers, its output over x where x dies there,
+    a lower arena than op by op. Unfused: the last MUL writes over a dying input, in the encoder RSQRT over its
     input (in the inverse, n is read again by MUL(n, r))."""
     from tinycodec.codegen.generate import build_units, load_sources
     from tinycodec.codegen.planner import check_plan
 
-    for u in build_units(load_sources([model_file(s) for s in GDN])):
+    files = [model_file(s) for s in GDN]
+    for u, v in zip(build_units(load_sources(files)), build_units(load_sources(files), fuse=False)):
         check_plan(u.plan, u.steps)
-        kernels = [s.kernel for s in u.steps]
+        check_plan(v.plan, v.steps)
+        (g,) = [s for s in u.steps if s.call == "gdn"]
+        assert [m.kernel for m in g.band][:3] == ["tc_mul_s8", "tc_conv2d_s8", "tc_lut_s8"]
+        assert len(g.band) == (5 if u.name.startswith("igdn") else 4) and [r[1] for r in g.rings] == [1, 1]
+        row = int(np.prod(u.graph.tensors[g.inputs[0]].shape[2:]))
+        assert all(dict(m.params).get("size", str(row)) == str(row) for m in g.band)
+        x_dies = g.inputs[0] not in (u.graph.inputs[0],) and g.output not in (u.graph.outputs[0],)
+        aliased = {p.tensor: p.alias_of for p in u.plan.placements}
+        assert (aliased.get(g.output) == g.inputs[0]) == x_dies, u.name
+        if x_dies:
+            assert u.plan.arena_bytes < v.plan.arena_bytes, u.name
+        kernels = [s.kernel for s in v.steps]
         assert kernels.count("tc_mul_s8") in (2, 3) and kernels.count("tc_lut_s8") == 1
-        aliased = {p.tensor for p in u.plan.placements if p.alias_of is not None}
-        last_mul = [t for t in u.steps if t.kernel == "tc_mul_s8"][-1]
-        assert last_mul.output in aliased, u.name
-        lut = next(t for t in u.steps if t.kernel == "tc_lut_s8")
-        assert (lut.output in aliased) == (u.name.startswith("gdn_enc")), u.name
+        aliased = {p.tensor for p in v.plan.placements if p.alias_of is not None}
+        last_mul = [t for t in v.steps if t.kernel == "tc_mul_s8"][-1]
+        if last_mul.output != v.graph.outputs[0]:
+            assert last_mul.output in aliased, v.name
+        lut = next(t for t in v.steps if t.kernel == "tc_lut_s8")
+        assert (lut.output in aliased) == (not u.name.startswith("igdn")), u.name
 
 
 def _mul_mutants() -> list[tuple[str, bytes, tuple[int, ...]]]:
@@ -232,8 +258,9 @@ def _tiny_gdn_pair(tile: int = 32):
 @pytest.mark.slow
 def test_gdn_codec_pair_is_bit_exact_on_gen(tmp_path: Path) -> None:
     """The GDN encoder + IGDN decoder of model.py converted as export converts: only int8 MUL / CONV_2D / RSQRT /
-    TRANSPOSE_CONV, the calibration exact (the RSQRT outputs are positive: zero point -128), the int8 model close to
-    the float one, and TFLM == BUILTIN_REF == gen (default, DSP-twin and ASan/UBSan builds) byte for byte."""
+    TRANSPOSE_CONV, the calibration exact (the RSQRT outputs are positive: zero point -128), and TFLM == BUILTIN_REF
+    == gen byte for byte (GDN fused row by row: default, DSP-twin, portable-loop and ASan/UBSan builds; unfused:
+    default and ASan/UBSan)."""
     e, d = _tiny_gdn_pair()
     assert op_names(load_model(e)) == ["CONV_2D", "MUL", "CONV_2D", "RSQRT", "MUL"] * 3 + ["CONV_2D"]
     assert op_names(load_model(d)) == ["TRANSPOSE_CONV", "MUL", "CONV_2D", "RSQRT", "MUL", "MUL"] * 3 + [
@@ -249,10 +276,17 @@ def test_gdn_codec_pair_is_bit_exact_on_gen(tmp_path: Path) -> None:
                     assert g.tensors[g.ops[k + 1].outputs[0]].zero_point == -128
     (tmp_path / "enc.tflite").write_bytes(e)
     (tmp_path / "dec.tflite").write_bytes(d)
-    rep = generate([tmp_path / "enc.tflite", tmp_path / "dec.tflite"], tmp_path / "gen")
+    files = [tmp_path / "enc.tflite", tmp_path / "dec.tflite"]
+    rep = generate(files, tmp_path / "gen")
+    generate(files, tmp_path / "gen-nofuse", fuse=False)
     assert set(rep.models[0].ops) == {"CONV_2D", "MUL", "RSQRT"}
-    builds = [HostModel(tmp_path / "gen"), HostModel(tmp_path / "gen", defines=("TC_CONV_GENERIC_BLOCKED",))]
-    exe = build_executable(tmp_path / "gen", sanitize=True)
+    builds = [
+        HostModel(tmp_path / "gen"),
+        HostModel(tmp_path / "gen", defines=("TC_CONV_GENERIC_BLOCKED",)),
+        HostModel(tmp_path / "gen", defines=("TC_CONV_PORTABLE_ONLY",)),
+        HostModel(tmp_path / "gen-nofuse"),
+    ]
+    exes = [build_executable(tmp_path / d, sanitize=True) for d in ("gen", "gen-nofuse")]
     rng = np.random.default_rng(5)
     for idx, data, lo, hi in ((0, e, -128, 128), (1, d, -6, 7)):
         shape = read_tflite(data, "m").tensors[read_tflite(data, "m").inputs[0]].shape
@@ -264,7 +298,8 @@ def test_gdn_codec_pair_is_bit_exact_on_gen(tmp_path: Path) -> None:
             for hm in builds:
                 np.testing.assert_array_equal(hm.run(idx, x).reshape(ref.shape), ref, err_msg="gen != BUILTIN_REF")
             if seed == 0:
-                assert run_executable(exe, idx, x, tmp_path) == ref.tobytes()
+                for exe in exes:
+                    assert run_executable(exe, idx, x, tmp_path) == ref.tobytes()
 
 
 @pytest.mark.slow

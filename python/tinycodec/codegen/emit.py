@@ -162,6 +162,8 @@ def emit_model_c(u: ModelUnit, table: ArrayTable, profile: bool = False) -> str:
             body.append(f"  {s.kernel}(&{pre}, {ref(s.inputs[0])}, {ref(s.output)});")
         elif s.call == "band":
             body += _band_body(u, s, ref, profile)
+        elif s.call == "gdn":
+            body += _gdn_body(u, s, ref, profile)
         elif s.call == "binary":
             body.append(f"  {s.kernel}(&{pre}, {ref(s.inputs[0])}, {ref(s.inputs[1])}, {ref(s.output)});")
         else:
@@ -208,6 +210,42 @@ def _band_body(u: ModelUnit, s: Step, ref, profile: bool = False) -> list[str]: 
         "    }",
         "  }",
     ]
+
+
+def _gdn_body(u: ModelUnit, s: Step, ref, profile: bool = False) -> list[str]:  # noqa: ANN001
+    """A GDN / inverse GDN (ops.fuse_gdn) row by row: its member kernels on one row at a time, the intermediates
+    in two row buffers a (x^2, then r in the inverse) and b (the norm n, r in place, s in place)."""
+    x, y = s.inputs[0], s.output
+    _, h, w, c = u.graph.tensors[x].shape
+    row = w * c
+    (sq, _, _), (norm, _, _) = s.rings
+    inverse = len(s.band) == 5
+    rsqrt = s.band[2].output
+    buf = {sq: "a", norm: "b", rsqrt: "a" if inverse else "b", x: "xr", y: "yr"}
+    if inverse:
+        buf[s.band[3].output] = "b"
+    ops = ", ".join(f"#{m.op_index} {m.op}" for m in s.band)
+    lines = [
+        f"  /* GDN{' (inverse)' if inverse else ''} row by row: ops {ops}; "
+        f"row buffers tensor {sq} and {norm} ({row} B) */",
+        "  {",
+        f"    int8_t *const a = {ref(sq)};",
+        f"    int8_t *const b = {ref(norm)};",
+        f"    for (int32_t r = 0; r < {h}; ++r) {{",
+        f"      const int8_t *const xr = {ref(x)} + r * {row};",
+        f"      int8_t *const yr = {ref(y)} + r * {row};",
+    ]
+    for m in s.band:
+        pre = f"tc_{u.ident}_op{m.op_index}"
+        if m.kernel == "tc_conv2d_s8":
+            lines.append(f"      tc_conv_rows(&{pre}, {buf[m.inputs[0]]}, {buf[m.output]}, 0, 1);")
+        elif m.call == "binary":
+            lines.append(f"      {m.kernel}(&{pre}, {buf[m.inputs[0]]}, {buf[m.inputs[1]]}, {buf[m.output]});")
+        else:
+            lines.append(f"      {m.kernel}(&{pre}, {buf[m.inputs[0]]}, {buf[m.output]});")
+        if profile:
+            lines.append(f"      tc_gen_profile_step({m.op_index});")
+    return [*lines, "    }", "  }"]
 
 
 def emit_internal_h(units: tuple[ModelUnit, ...], table: ArrayTable) -> str:

@@ -20,7 +20,7 @@ from .emit import (
     scratch_bytes,
 )
 from .errors import CodegenError
-from .ops import fuse_resize_conv, leaf_steps, lower_graph
+from .ops import fuse_gdn, fuse_resize_conv, leaf_steps, lower_graph
 from .planner import band_steps, plan_memory
 from .reader import read_tflite
 
@@ -122,7 +122,7 @@ def build_units(sources: Sequence[ModelSource], fuse: bool = True, band: bool = 
         g = read_tflite(s.data, s.name)
         steps = lower_graph(g)
         if fuse:
-            steps = fuse_resize_conv(g, steps)
+            steps = fuse_gdn(g, fuse_resize_conv(g, steps))
         if band:
             steps = band_steps(g, steps)
         plan = plan_memory(g, steps)

@@ -8,7 +8,7 @@ activation ranges, resize index tables) are computed here, in the same precision
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -651,6 +651,92 @@ def fuse_resize_conv(graph: Graph, steps: tuple[Step, ...]) -> tuple[Step, ...]:
         )
         dropped.add(r.op_index)
     return tuple(fused.get(s.op_index, s) for s in steps if s.op_index not in dropped)
+
+
+def _set_params(step: Step, **fields: str) -> Step:
+    return replace(step, params=tuple((f, fields.get(f, v)) for f, v in step.params))
+
+
+def fuse_gdn(graph: Graph, steps: tuple[Step, ...]) -> tuple[Step, ...]:
+    """GDN / inverse GDN (model.GDN) as one step that runs its ops row by row.
+
+    Pattern (op by op as lowered): q = MUL(x, x); n = CONV_2D 1x1 stride 1 (q); r = RSQRT(n) (a tc_lut_s8);
+    y = MUL(x, r), or for the inverse s = MUL(n, r), y = MUL(x, s); every intermediate read only inside the
+    pattern. Each of these ops computes an output pixel from the same pixel of its inputs, so running them on one
+    row at a time gives the same bytes; the intermediates then need two row buffers (W x C bytes each, `rings`
+    with 1 row) instead of three whole tensors, and y may overwrite x in place (x's row is read before it is
+    written). The members keep their kernels (the 1x1 conv its fast paths) with row-sized parameters: size =
+    W x C for MUL / LUT, in_h = out_h = 1 for the conv. call = "gdn" (emit._gdn_body)."""
+    readers: dict[int, list[int]] = {}
+    for i, s in enumerate(steps):
+        for t in set(s.inputs):
+            readers.setdefault(t, []).append(i)
+    outputs = set(graph.outputs)
+
+    def only_readers(t: int, idx: set[int]) -> bool:
+        return t not in outputs and set(readers.get(t, [])) == idx
+
+    out: list[Step] = []
+    i = 0
+    while i < len(steps):
+        s = steps[i]
+        group = _gdn_group(graph, steps, i, only_readers) if s.kernel == "tc_mul_s8" else None
+        if group is None:
+            out.append(s)
+            i += 1
+            continue
+        x = graph.tensors[s.inputs[0]]
+        _, h, w, c = x.shape
+        row = w * c
+        members = []
+        for m in group:
+            if m.kernel == "tc_conv2d_s8":
+                members.append(_set_params(m, in_h="1", out_h="1"))
+            else:
+                members.append(_set_params(m, size=_i(row)))
+        last = group[-1]
+        out.append(
+            Step(
+                s.op_index, "GDN(" + ",".join(m.op for m in group) + ")", "tc_gdn_rows", "gdn", "", (), (),
+                (x.index,), last.output, sum(m.macs for m in group), True, max(m.scratch for m in group),
+                tuple(members), (), ((group[0].output, 1, row), (group[1].output, 1, row)),
+            )
+        )  # fmt: skip
+        i += len(group)
+    return tuple(out)
+
+
+def _gdn_group(graph: Graph, steps: tuple[Step, ...], i: int, only_readers) -> tuple[Step, ...] | None:  # noqa: ANN001
+    """steps[i:] starting with the GDN pattern of fuse_gdn -> its 4 (GDN) or 5 (inverse) steps, else None."""
+    sq = steps[i]
+    x = sq.inputs[0]
+    if sq.inputs != (x, x) or len(graph.tensors[x].shape) != 4 or i + 3 >= len(steps):
+        return None
+    norm, rs, mul = steps[i + 1], steps[i + 2], steps[i + 3]
+    p = dict(norm.params)
+    if norm.kernel != "tc_conv2d_s8" or norm.inputs != (sq.output,) or norm.band:
+        return None
+    if any(p[f] != v for f, v in (("k_h", "1"), ("k_w", "1"), ("stride_h", "1"), ("stride_w", "1"), ("y_map", "0"))):
+        return None
+    if (
+        p["pad_h"] != "0"
+        or p["pad_w"] != "0"
+        or p["x_map"] != "0"
+        or graph.tensors[norm.output].shape != (graph.tensors[x].shape)
+    ):
+        return None
+    if rs.op != "RSQRT" or rs.inputs != (norm.output,) or mul.kernel != "tc_mul_s8":
+        return None
+    if not only_readers(sq.output, {i + 1}) or not only_readers(rs.output, {i + 3}):
+        return None
+    if set(mul.inputs) == {x, rs.output} and only_readers(norm.output, {i + 2}):
+        return steps[i : i + 4]
+    if set(mul.inputs) == {norm.output, rs.output} and i + 4 < len(steps):
+        last = steps[i + 4]
+        if last.kernel == "tc_mul_s8" and set(last.inputs) == {x, mul.output}:
+            if only_readers(norm.output, {i + 2, i + 3}) and only_readers(mul.output, {i + 4}):
+                return steps[i : i + 5]
+    return None
 
 
 def lower_graph(graph: Graph) -> tuple[Step, ...]:

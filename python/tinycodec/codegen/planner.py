@@ -138,7 +138,7 @@ def check_band(step: Step, plan: MemoryPlan | None = None) -> None:
     """Simulate a banded step's call schedule row by row: every source row a call reads from a ring must
     be resident (not yet overwritten by a later row in the same slot), every row of the chain's output is
     written exactly once, and each ring's arena placement holds ring rows x row bytes."""
-    if not step.band:
+    if not step.band or step.call != "band":  # a fused GDN (call "gdn") has members but no ring schedule
         return
     k_n = len(step.band)
     rows_of = [dict(m.params) for m in step.band]
