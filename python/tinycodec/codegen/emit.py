@@ -214,20 +214,15 @@ def _band_body(u: ModelUnit, s: Step, ref, profile: bool = False) -> list[str]: 
 
 def _gdn_body(u: ModelUnit, s: Step, ref, profile: bool = False) -> list[str]:  # noqa: ANN001
     """A GDN / inverse GDN (ops.fuse_gdn) row by row: its member kernels on one row at a time, the intermediates
-    in two row buffers a (x^2, then r in the inverse) and b (the norm n, r in place, s in place)."""
+    in two row buffers: a = x^2, b = the norm n, then r (GDN) or s (inverse) over it in place."""
     x, y = s.inputs[0], s.output
     _, h, w, c = u.graph.tensors[x].shape
     row = w * c
     (sq, _, _), (norm, _, _) = s.rings
-    inverse = len(s.band) == 5
-    rsqrt = s.band[2].output
-    buf = {sq: "a", norm: "b", rsqrt: "a" if inverse else "b", x: "xr", y: "yr"}
-    if inverse:
-        buf[s.band[3].output] = "b"
+    buf = {sq: "a", norm: "b", s.band[2].output: "b", x: "xr", y: "yr"}
     ops = ", ".join(f"#{m.op_index} {m.op}" for m in s.band)
     lines = [
-        f"  /* GDN{' (inverse)' if inverse else ''} row by row: ops {ops}; "
-        f"row buffers tensor {sq} and {norm} ({row} B) */",
+        f"  /* {s.op} row by row: ops {ops}; row buffers tensor {sq} and {norm} ({row} B) */",
         "  {",
         f"    int8_t *const a = {ref(sq)};",
         f"    int8_t *const b = {ref(norm)};",

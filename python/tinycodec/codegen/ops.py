@@ -537,7 +537,8 @@ def _lower_relu(ctx: _Ctx) -> Step:
 def _lower_mul(ctx: _Ctx) -> Step:
     """MUL, same shapes (reference_integer_ops::MulElementwise): out_offset + MultiplyByQuantizedMultiplier(
     (in1 + in1_offset) * (in2 + in2_offset)), clamped; the multiplier is the double product in1_scale * in2_scale /
-    out_scale of TFLite's and TFLM's Prepare. Both operands may be the same tensor (x * x)."""
+    out_scale of TFLite's and TFLM's Prepare. With both operands the same tensor (x * x, GDN's square) the op is
+    an int8 -> int8 map: the same arithmetic evaluated for all 256 inputs into a tc_lut_s8 table."""
     op, o = ctx.op, ctx.op.options
     a = ctx.int8_act(op.inputs[0], "input1", rank=None)
     b = ctx.int8_act(op.inputs[1], "input2", rank=None)
@@ -556,10 +557,27 @@ def _lower_mul(ctx: _Ctx) -> Step:
         ("act_min", _i(lo)),
         ("act_max", _i(hi)),
     )
+    if a.index == b.index:
+        table = mul_table(dict(params), np.arange(-128, 128), np.arange(-128, 128))
+        return Step(
+            op.index, op.code, "tc_lut_s8", "unary", "tc_lut_params_t", (("size", _i(y.numel)), ("table", "@table")),
+            (ConstArray("table", "int8_t", table),), (a.index,), y.index, 0, True,
+        )  # fmt: skip
     return Step(
         op.index, op.code, "tc_mul_s8", "binary", "tc_mul_params_t", params, (), (a.index, b.index), y.index,
         0, True,
     )  # fmt: skip
+
+
+def mul_table(p: dict[str, str], in1: np.ndarray, in2: np.ndarray) -> np.ndarray:
+    """tc_mul_s8's arithmetic (MulElementwise) on int8 operand arrays in1, in2 with the MUL step params p."""
+    off1, off2, out_off = int(p["in1_offset"]), int(p["in2_offset"]), int(p["out_offset"])
+    m, sh, lo, hi = (int(p[f]) for f in ("out_mult", "out_shift", "act_min", "act_max"))
+    vals = [
+        min(hi, max(lo, out_off + multiply_by_quantized_multiplier((int(u) + off1) * (int(v) + off2), m, sh)))
+        for u, v in zip(in1, in2)
+    ]
+    return np.array(vals, dtype=np.int8)
 
 
 def rsqrt_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int) -> np.ndarray:
@@ -660,83 +678,91 @@ def _set_params(step: Step, **fields: str) -> Step:
 def fuse_gdn(graph: Graph, steps: tuple[Step, ...]) -> tuple[Step, ...]:
     """GDN / inverse GDN (model.GDN) as one step that runs its ops row by row.
 
-    Pattern (op by op as lowered): q = MUL(x, x); n = CONV_2D 1x1 stride 1 (q); r = RSQRT(n) (a tc_lut_s8);
-    y = MUL(x, r), or for the inverse s = MUL(n, r), y = MUL(x, s); every intermediate read only inside the
-    pattern. Each of these ops computes an output pixel from the same pixel of its inputs, so running them on one
-    row at a time gives the same bytes; the intermediates then need two row buffers (W x C bytes each, `rings`
-    with 1 row) instead of three whole tensors, and y may overwrite x in place (x's row is read before it is
-    written). The members keep their kernels (the 1x1 conv its fast paths) with row-sized parameters: size =
-    W x C for MUL / LUT, in_h = out_h = 1 for the conv. call = "gdn" (emit._gdn_body)."""
-    readers: dict[int, list[int]] = {}
+    Pattern (as lowered): q = MUL(x, x) (a table); n = CONV_2D 1x1 stride 1 (q); r = RSQRT(n) (a table); GDN:
+    y = MUL(x, r); inverse: s = MUL(n, r), y = MUL(x, s), where s is a function of n alone, so RSQRT and
+    that MUL become one table of s over n (the same integers). Every intermediate is read only inside the
+    pattern. Each op computes an output pixel from the same pixel of its inputs, so running them on one row at
+    a time gives the same bytes; the intermediates then need two row buffers (W x C bytes each, `rings` with 1
+    row) instead of whole tensors, and y may overwrite x in place (x's row is read before it is written). The
+    members keep their kernels (the 1x1 conv its fast paths) with row-sized parameters: size = W x C for MUL /
+    tables, in_h = out_h = 1 for the conv; call = "gdn" (emit._gdn_body)."""
+    readers: dict[int, set[int]] = {}
     for i, s in enumerate(steps):
-        for t in set(s.inputs):
-            readers.setdefault(t, []).append(i)
+        for t in s.inputs:
+            readers.setdefault(t, set()).add(i)
     outputs = set(graph.outputs)
 
     def only_readers(t: int, idx: set[int]) -> bool:
-        return t not in outputs and set(readers.get(t, [])) == idx
+        return t not in outputs and readers.get(t, set()) == idx
 
     out: list[Step] = []
     i = 0
     while i < len(steps):
-        s = steps[i]
-        group = _gdn_group(graph, steps, i, only_readers) if s.kernel == "tc_mul_s8" else None
+        group = _gdn_group(graph, steps, i, only_readers)
         if group is None:
-            out.append(s)
+            out.append(steps[i])
             i += 1
             continue
-        x = graph.tensors[s.inputs[0]]
-        _, h, w, c = x.shape
-        row = w * c
-        members = []
-        for m in group:
+        members, n_ops = group
+        x = graph.tensors[members[0].inputs[0]]
+        row = x.shape[2] * x.shape[3]
+        rowwise = []
+        for m in members:
             if m.kernel == "tc_conv2d_s8":
-                members.append(_set_params(m, in_h="1", out_h="1"))
+                rowwise.append(_set_params(m, in_h="1", out_h="1"))
             else:
-                members.append(_set_params(m, size=_i(row)))
-        last = group[-1]
+                rowwise.append(_set_params(m, size=_i(row)))
         out.append(
             Step(
-                s.op_index, "GDN(" + ",".join(m.op for m in group) + ")", "tc_gdn_rows", "gdn", "", (), (),
-                (x.index,), last.output, sum(m.macs for m in group), True, max(m.scratch for m in group),
-                tuple(members), (), ((group[0].output, 1, row), (group[1].output, 1, row)),
+                members[0].op_index, "GDN(" + ",".join(steps[k].op for k in range(i, i + n_ops)) + ")", "tc_gdn_rows",
+                "gdn", "", (), (), (x.index,), members[-1].output, sum(m.macs for m in members), True,
+                max(m.scratch for m in members), tuple(rowwise), (),
+                ((members[0].output, 1, row), (members[1].output, 1, row)),
             )
         )  # fmt: skip
-        i += len(group)
+        i += n_ops
     return tuple(out)
 
 
-def _gdn_group(graph: Graph, steps: tuple[Step, ...], i: int, only_readers) -> tuple[Step, ...] | None:  # noqa: ANN001
-    """steps[i:] starting with the GDN pattern of fuse_gdn -> its 4 (GDN) or 5 (inverse) steps, else None."""
-    sq = steps[i]
-    x = sq.inputs[0]
-    if sq.inputs != (x, x) or len(graph.tensors[x].shape) != 4 or i + 3 >= len(steps):
+def _gdn_group(graph: Graph, steps: tuple[Step, ...], i: int, only_readers) -> tuple[tuple[Step, ...], int] | None:  # noqa: ANN001
+    """steps[i:] starting with fuse_gdn's pattern -> (members: square table, 1x1 conv, RSQRT table (GDN) or the
+    composed sqrt table (inverse), MUL(x, .); the number of steps replaced), else None."""
+    if i + 3 >= len(steps):
         return None
-    norm, rs, mul = steps[i + 1], steps[i + 2], steps[i + 3]
+    sq, norm, rs, mul = steps[i : i + 4]
+    x = sq.inputs[0]
+    if sq.op != "MUL" or sq.kernel != "tc_lut_s8" or len(graph.tensors[x].shape) != 4:
+        return None
     p = dict(norm.params)
     if norm.kernel != "tc_conv2d_s8" or norm.inputs != (sq.output,) or norm.band:
         return None
-    if any(p[f] != v for f, v in (("k_h", "1"), ("k_w", "1"), ("stride_h", "1"), ("stride_w", "1"), ("y_map", "0"))):
+    one = {"k_h": "1", "k_w": "1", "stride_h": "1", "stride_w": "1", "pad_h": "0", "pad_w": "0", "y_map": "0"}
+    if any(p[f] != v for f, v in one.items()) or p["x_map"] != "0":
         return None
-    if (
-        p["pad_h"] != "0"
-        or p["pad_w"] != "0"
-        or p["x_map"] != "0"
-        or graph.tensors[norm.output].shape != (graph.tensors[x].shape)
-    ):
+    if graph.tensors[norm.output].shape != graph.tensors[x].shape:
         return None
     if rs.op != "RSQRT" or rs.inputs != (norm.output,) or mul.kernel != "tc_mul_s8":
         return None
     if not only_readers(sq.output, {i + 1}) or not only_readers(rs.output, {i + 3}):
         return None
     if set(mul.inputs) == {x, rs.output} and only_readers(norm.output, {i + 2}):
-        return steps[i : i + 4]
-    if set(mul.inputs) == {norm.output, rs.output} and i + 4 < len(steps):
-        last = steps[i + 4]
-        if last.kernel == "tc_mul_s8" and set(last.inputs) == {x, mul.output}:
-            if only_readers(norm.output, {i + 2, i + 3}) and only_readers(mul.output, {i + 4}):
-                return steps[i : i + 5]
-    return None
+        return (sq, norm, rs, mul), 4
+    if set(mul.inputs) != {norm.output, rs.output} or i + 4 >= len(steps):
+        return None
+    last = steps[i + 4]
+    if last.kernel != "tc_mul_s8" or set(last.inputs) != {x, mul.output}:
+        return None
+    if not only_readers(norm.output, {i + 2, i + 3}) or not only_readers(mul.output, {i + 4}):
+        return None
+    n = np.arange(-128, 128)
+    r = next(a.values for a in rs.arrays if a.name == "table")
+    ins = [n if t == norm.output else r for t in mul.inputs]
+    table = mul_table(dict(mul.params), ins[0], ins[1])
+    sqrt = Step(
+        rs.op_index, "RSQRT+MUL", "tc_lut_s8", "unary", "tc_lut_params_t", (("size", dict(mul.params)["size"]),
+        ("table", "@table")), (ConstArray("table", "int8_t", table),), (norm.output,), mul.output, 0, True,
+    )  # fmt: skip
+    return (sq, norm, sqrt, last), 5
 
 
 def lower_graph(graph: Graph) -> tuple[Step, ...]:
