@@ -47,7 +47,7 @@ def exact_calibration_stats(calibrated: bytes, dataset_gen) -> bytes:
     (MUL over its input's buffer) has then overwritten that input, so the input's range is recorded as the union
     of both tensors. In GDN that hits the RSQRT output (shares with the last MUL: encoder [0.9, 1] recorded as
     [-1, 1]) and the inverse's n * rsqrt(n) (recorded as the layer output's range): half or more of their int8
-    levels lost. The ops without in-place sharing get the same values as the calibrator's."""
+    levels lost. The other tensors get the calibrator's values up to float rounding (kernel summation order)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     data = bytearray(calibrated)
