@@ -24,6 +24,7 @@ TRAIN_DEFAULTS = {
     "tc-small": {"batch": 16, "crop": 64, "lr": 5e-4, "val_tile": None, "tile": 64},
     "tc-v2": {"batch": 8, "crop": 128, "lr": 1e-3, "val_tile": 128, "tile": 128},
     "tc-v3": {"batch": 8, "crop": 128, "lr": 1e-3, "val_tile": 128, "tile": 128},
+    "tc-v3-gdn": {"batch": 8, "crop": 128, "lr": 1e-3, "val_tile": 128, "tile": 128},
     "seed-unet": {"batch": 16, "crop": 64, "lr": 5e-4, "val_tile": None, "tile": 64},
 }
 
@@ -104,7 +105,8 @@ def _add_train(sub) -> None:
         choices=sorted(TRAIN_DEFAULTS),
         default="tc-small",
         help="tc-small: the shipped v1 codec; tc-v2: transposed-conv decoder, 128² tiles, 6 qualities; "
-        "tc-v3: tc-v2's layout with 48 hidden / 120 latent channels (in training); "
+        "tc-v3: tc-v2's layout with 48 hidden / 120 latent channels; tc-v3-gdn: the same with GDN / inverse GDN "
+        "and 44 hidden channels (ladder rung b, not trained yet); "
         "seed-unet: the student report's U-Net baseline (MAE, skips)",
     )
     p.add_argument("--hours", type=float, default=None, help="wall-clock budget of this run (stops with a checkpoint)")

@@ -44,6 +44,7 @@ OP_METHODS = {
     "RESHAPE": "AddReshape",
     "RESIZE_BILINEAR": "AddResizeBilinear",
     "RESIZE_NEAREST_NEIGHBOR": "AddResizeNearestNeighbor",
+    "RSQRT": "AddRsqrt",
     "SOFTMAX": "AddSoftmax",
     "SPACE_TO_DEPTH": "AddSpaceToDepth",
     "SUB": "AddSub",
