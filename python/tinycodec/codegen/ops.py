@@ -521,17 +521,23 @@ def relu_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int, f32_r
     return np.array(vals, dtype=np.int8)
 
 
-def _lower_relu(ctx: _Ctx) -> Step:
+def _lower_as_table(ctx: _Ctx, table_of: Callable[[float, int, float, int], np.ndarray]) -> Step:
+    """An int8 -> int8 elementwise op as a 256-entry table run by tc_lut_s8 (in place); table_of(in_scale, in_zp,
+    out_scale, out_zp) evaluates the op's exact integer arithmetic for every input."""
     op = ctx.op
     x = ctx.int8_act(op.inputs[0], "input", rank=None)
     y = ctx.int8_act(op.outputs[0], "output", rank=None)
     if x.shape != y.shape:
         raise ctx.fail(f"input shape {x.shape} != output shape {y.shape}")
-    table = relu_table(x.scale, x.zero_point, y.scale, y.zero_point)
+    table = table_of(x.scale, x.zero_point, y.scale, y.zero_point)
     return Step(
         op.index, op.code, "tc_lut_s8", "unary", "tc_lut_params_t", (("size", _i(y.numel)), ("table", "@table")),
         (ConstArray("table", "int8_t", table),), (x.index,), y.index, 0, True,
     )  # fmt: skip
+
+
+def _lower_relu(ctx: _Ctx) -> Step:
+    return _lower_as_table(ctx, relu_table)
 
 
 def _lower_mul(ctx: _Ctx) -> Step:
@@ -605,16 +611,7 @@ def rsqrt_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int) -> n
 
 
 def _lower_rsqrt(ctx: _Ctx) -> Step:
-    op = ctx.op
-    x = ctx.int8_act(op.inputs[0], "input", rank=None)
-    y = ctx.int8_act(op.outputs[0], "output", rank=None)
-    if x.shape != y.shape:
-        raise ctx.fail(f"input shape {x.shape} != output shape {y.shape}")
-    table = rsqrt_table(x.scale, x.zero_point, y.scale, y.zero_point)
-    return Step(
-        op.index, op.code, "tc_lut_s8", "unary", "tc_lut_params_t", (("size", _i(y.numel)), ("table", "@table")),
-        (ConstArray("table", "int8_t", table),), (x.index,), y.index, 0, True,
-    )  # fmt: skip
+    return _lower_as_table(ctx, rsqrt_table)
 
 
 LOWERINGS: dict[str, Callable[[_Ctx], Step]] = {
