@@ -521,6 +521,14 @@ def relu_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int, f32_r
     return np.array(vals, dtype=np.int8)
 
 
+def _lut_step(op: Op, x: Tensor, y: Tensor, table: np.ndarray) -> Step:
+    """y = table[x + 128] elementwise by tc_lut_s8, in place."""
+    return Step(
+        op.index, op.code, "tc_lut_s8", "unary", "tc_lut_params_t", (("size", _i(y.numel)), ("table", "@table")),
+        (ConstArray("table", "int8_t", table),), (x.index,), y.index, 0, True,
+    )  # fmt: skip
+
+
 def _lower_as_table(ctx: _Ctx, table_of: Callable[[float, int, float, int], np.ndarray]) -> Step:
     """An int8 -> int8 elementwise op as a 256-entry table run by tc_lut_s8 (in place); table_of(in_scale, in_zp,
     out_scale, out_zp) evaluates the op's exact integer arithmetic for every input."""
@@ -529,11 +537,7 @@ def _lower_as_table(ctx: _Ctx, table_of: Callable[[float, int, float, int], np.n
     y = ctx.int8_act(op.outputs[0], "output", rank=None)
     if x.shape != y.shape:
         raise ctx.fail(f"input shape {x.shape} != output shape {y.shape}")
-    table = table_of(x.scale, x.zero_point, y.scale, y.zero_point)
-    return Step(
-        op.index, op.code, "tc_lut_s8", "unary", "tc_lut_params_t", (("size", _i(y.numel)), ("table", "@table")),
-        (ConstArray("table", "int8_t", table),), (x.index,), y.index, 0, True,
-    )  # fmt: skip
+    return _lut_step(op, x, y, table_of(x.scale, x.zero_point, y.scale, y.zero_point))
 
 
 def _lower_relu(ctx: _Ctx) -> Step:
@@ -564,11 +568,7 @@ def _lower_mul(ctx: _Ctx) -> Step:
         ("act_max", _i(hi)),
     )
     if a.index == b.index:
-        table = mul_table(dict(params), np.arange(-128, 128), np.arange(-128, 128))
-        return Step(
-            op.index, op.code, "tc_lut_s8", "unary", "tc_lut_params_t", (("size", _i(y.numel)), ("table", "@table")),
-            (ConstArray("table", "int8_t", table),), (a.index,), y.index, 0, True,
-        )  # fmt: skip
+        return _lut_step(op, a, y, mul_table(dict(params), np.arange(-128, 128), np.arange(-128, 128)))
     return Step(
         op.index, op.code, "tc_mul_s8", "binary", "tc_mul_params_t", params, (), (a.index, b.index), y.index,
         0, True,
