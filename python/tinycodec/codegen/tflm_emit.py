@@ -267,7 +267,8 @@ def render_tflm(
 
 
 def _measured_arenas(src: str | Path | Sequence[str | Path], override: int | None) -> dict[str, int]:
-    """Host-measured TFLM arena per model name: the manifest's, or {"": override}."""
+    """Host-measured TFLM arena per model name: the manifest's, or {"": override} (names no model, so render_tflm
+    gives the lean arena no reduction)."""
     if override is not None:
         if override <= 0:
             raise CodegenError("--tflm-arena-bytes must be positive")
@@ -296,7 +297,7 @@ def generate_tflm(
     """Write tc_tflm_models.{h,cc} for the manifest (or .tflite files) into out_dir."""
     sources = load_sources(src)
     arenas = _measured_arenas(src, arena_bytes)
-    files, report = render_tflm(sources, max(arenas.values()), None if "" in arenas else arenas)
+    files, report = render_tflm(sources, max(arenas.values()), arenas)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
