@@ -68,3 +68,16 @@ def test_makefile_model_is_the_default_bundle():
 
     mk = (REPO_ROOT / "Makefile").read_text()
     assert re.search(r"^MODEL \?= (\S+)$", mk, re.M).group(1) == str(DEFAULT_MODEL.relative_to(REPO_ROOT))
+
+
+def test_every_preset_has_a_recipe():
+    """train / export take --preset from config.RECIPES: every model shape trains, and its default tile is
+    the tile its recipe trains on (crop), so the exported models see what training saw."""
+    from tinycodec.config import PRESETS, RECIPES
+
+    assert set(PRESETS) <= set(RECIPES)
+    for name in PRESETS:
+        assert RECIPES[name].tile == RECIPES[name].crop, name
+    for verb in ("train", "export"):
+        with pytest.raises(SystemExit):
+            main([verb, "--preset", "no-such-preset"])

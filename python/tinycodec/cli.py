@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .config import DEFAULT_DATA, DEFAULT_MODEL, REPO_ROOT
+from .config import DEFAULT_DATA, DEFAULT_MODEL, RECIPES, REPO_ROOT
 
 
 class UserError(Exception):
@@ -19,20 +19,10 @@ def _run_dir(args: argparse.Namespace) -> Path:
     return args.run or REPO_ROOT / "checkpoints" / args.preset
 
 
-# training recipe per preset (flags override): tc-v2 follows the codec v2 ladder's recipe (128² crops, lr 1e-3)
-TRAIN_DEFAULTS = {
-    "tc-small": {"batch": 16, "crop": 64, "lr": 5e-4, "val_tile": None, "tile": 64},
-    "tc-v2": {"batch": 8, "crop": 128, "lr": 1e-3, "val_tile": 128, "tile": 128},
-    "tc-v3": {"batch": 8, "crop": 128, "lr": 1e-3, "val_tile": 128, "tile": 128},
-    "tc-v3-gdn": {"batch": 8, "crop": 128, "lr": 1e-3, "val_tile": 128, "tile": 128},
-    "seed-unet": {"batch": 16, "crop": 64, "lr": 5e-4, "val_tile": None, "tile": 64},
-}
-
-
 def _cmd_train(args: argparse.Namespace) -> int:
     args.run = _run_dir(args)
-    d = TRAIN_DEFAULTS[args.preset]
-    batch, crop, lr = args.batch or d["batch"], args.crop or d["crop"], args.lr or d["lr"]
+    d = RECIPES[args.preset]
+    batch, crop, lr = args.batch or d.batch, args.crop or d.crop, args.lr or d.lr
     if args.preset == "seed-unet":
         from .seed_unet import train_seed
 
@@ -54,7 +44,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         val_every=args.val_every,
         ckpt_every=args.val_every,
         seed=args.seed,
-        val_tile=d["val_tile"],
+        val_tile=d.val_tile,
         hours=args.hours,
         decay_frac=args.decay_frac,
         ema=args.ema,
@@ -102,7 +92,7 @@ def _add_train(sub) -> None:
     )
     p.add_argument(
         "--preset",
-        choices=sorted(TRAIN_DEFAULTS),
+        choices=sorted(RECIPES),
         default="tc-small",
         help="tc-small: the shipped v1 codec; tc-v2: transposed-conv decoder, 128² tiles, 6 qualities; "
         "tc-v3: tc-v2's layout with 48 hidden / 120 latent channels; tc-v3-gdn: the same with GDN / inverse GDN "
@@ -168,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     args.run = _run_dir(args)
-    args.tile = args.tile or TRAIN_DEFAULTS[args.preset]["tile"]
+    args.tile = args.tile or RECIPES[args.preset].tile
     args.out = args.out or REPO_ROOT / "models" / args.preset
     if args.preset == "seed-unet":
         from .seed_unet import export_seed
@@ -198,7 +188,7 @@ def _add_export(sub) -> None:
     p.add_argument(
         "--tile", type=int, default=None, help="fixed tile size of the exported models (default: per preset, 64 / 128)"
     )
-    p.add_argument("--preset", choices=sorted(TRAIN_DEFAULTS), default="tc-small")
+    p.add_argument("--preset", choices=sorted(RECIPES), default="tc-small")
     p.add_argument(
         "--qat-steps",
         type=int,

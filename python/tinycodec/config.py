@@ -93,6 +93,30 @@ PRESETS: dict[str, ModelConfig] = {
 
 
 @dataclass(frozen=True)
+class Recipe:
+    """How a preset trains and exports by default (the CLI's flags override): batch of random crops, Adam's lr,
+    the tile size of validation (None: whole 256² centres) and of the exported models."""
+
+    batch: int
+    crop: int
+    lr: float
+    val_tile: int | None
+    tile: int
+
+
+# the codec v2 ladder's recipe (128² crops = the deployed tile, lr 1e-3) for every preset from tc-v2 on
+_V2_RECIPE = Recipe(batch=8, crop=128, lr=1e-3, val_tile=128, tile=128)
+RECIPES: dict[str, Recipe] = {
+    "tc-small": Recipe(batch=16, crop=64, lr=5e-4, val_tile=None, tile=64),
+    "tc-v2": _V2_RECIPE,
+    "tc-v3": _V2_RECIPE,
+    "tc-v3-gdn": _V2_RECIPE,
+    # the student report's U-Net baseline (seed_unet.py; not a ModelConfig)
+    "seed-unet": Recipe(batch=16, crop=64, lr=5e-4, val_tile=None, tile=64),
+}
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     data_dir: Path = DEFAULT_DATA
     run_dir: Path = REPO_ROOT / "checkpoints" / "tc-small"
