@@ -43,17 +43,20 @@ SPECS = (*MUL, *GDN, RSQRT)
 
 @pytest.fixture(scope="module")
 def host(tmp_path_factory: pytest.TempPathFactory) -> tuple[HostModel, ...]:
-    """Builds: default (GDN fused row by row), DSP-twin (the conv fast path's blocking in plain C), portable
-    reference loop, unfused (every op on whole tensors)."""
+    """Builds: default (GDN fused row by row, banded with its neighbour convs), DSP-twin (the conv fast path's
+    blocking in plain C), portable reference loop, unfused (every op on whole tensors), fused but not banded."""
     gen_dir = tmp_path_factory.mktemp("gen")
     generate([model_file(s) for s in SPECS], gen_dir)
     plain_dir = tmp_path_factory.mktemp("gen-nofuse")
     generate([model_file(s) for s in SPECS], plain_dir, fuse=False)
+    noband_dir = tmp_path_factory.mktemp("gen-noband")
+    generate([model_file(s) for s in SPECS], noband_dir, band=False)
     return (
         HostModel(gen_dir),
         HostModel(gen_dir, defines=("TC_CONV_GENERIC_BLOCKED",)),
         HostModel(gen_dir, defines=("TC_CONV_PORTABLE_ONLY",)),
         HostModel(plain_dir),
+        HostModel(noband_dir),
     )
 
 
@@ -104,7 +107,7 @@ def test_gdn_plans() -> None:
     from tinycodec.codegen.planner import check_plan
 
     files = [model_file(s) for s in GDN]
-    for u, v in zip(build_units(load_sources(files)), build_units(load_sources(files), fuse=False)):
+    for u, v in zip(build_units(load_sources(files), band=False), build_units(load_sources(files), fuse=False)):
         check_plan(u.plan, u.steps)
         check_plan(v.plan, v.steps)
         (g,) = [s for s in u.steps if s.call == "gdn"]
@@ -126,6 +129,32 @@ def test_gdn_plans() -> None:
             assert last_mul.output in aliased, v.name
         rsqrt = next(t for t in v.steps if t.op == "RSQRT")
         assert (rsqrt.output in aliased) == (not u.name.startswith("igdn")), u.name
+
+
+def test_gdn_bands_with_its_convs() -> None:
+    """Banding crosses a fused GDN (row r of its output reads row r of its input): the encoder's conv -> GDN ->
+    conv runs as one banded step whose rings are the conv outputs (the GDN's input and output) and the GDN's two
+    1-row buffers; the schedule simulates clean and the peak is below the unbanded plan's. test_bit_exact runs
+    these banded builds."""
+    from tinycodec.codegen.generate import build_units, load_sources
+    from tinycodec.codegen.planner import check_plan
+
+    files = [model_file(s) for s in GDN]
+    banded = {u.name.split("-")[0]: u for u in build_units(load_sources(files))}
+    plain = {u.name.split("-")[0]: u for u in build_units(load_sources(files), band=False)}
+    for name in ("gdn_enc", "gdn_on_input", "igdn_output"):
+        u = banded[name]
+        check_plan(u.plan, u.steps)
+        (b,) = [s for s in u.steps if s.call == "band"]
+        gdn = [m for m in b.band if m.call == "gdn"]
+        assert len(gdn) == 1 and b.output == u.graph.outputs[0], name
+        k = b.band.index(gdn[0])
+        assert {t for t, _, _ in b.rings} >= {t for t, _, _ in gdn[0].rings}, name
+        h = u.graph.tensors[gdn[0].output].shape[1]
+        rows = sorted(r for m, a, z in b.schedule if m == k for r in range(a, z))
+        assert rows == list(range(h)), name  # every GDN row exactly once
+        assert u.plan.arena_bytes < plain[name].plan.arena_bytes, name
+    assert [m.op for m in banded["gdn_enc"].steps[0].band] == ["CONV_2D", "GDN(MUL,CONV_2D,RSQRT,MUL)", "CONV_2D"]
 
 
 def _mul_mutants() -> list[tuple[str, bytes, tuple[int, ...]]]:

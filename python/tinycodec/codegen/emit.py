@@ -188,48 +188,72 @@ def scratch_bytes(units: tuple[ModelUnit, ...]) -> int:
 
 
 def _band_body(u: ModelUnit, s: Step, ref, profile: bool = False) -> list[str]:  # noqa: ANN001
-    """A row-banded conv chain: a table of (member, first row, end row) calls of tc_conv_rows."""
+    """A row-banded chain: a table of (member, first row, end row) calls, of tc_conv_rows for convs and of the
+    row loop of a fused GDN member (its rows from / to rings where its neighbours are in the band)."""
     n = len(s.band)
     rings = ", ".join(f"tensor {t} as a {r}-row ring ({r * rb} B)" for t, r, rb in s.rings)
     sched = ", ".join(f"{{{k}, {a}, {b}}}" for k, a, b in s.schedule)
-    stages = ", ".join(f"&tc_{u.ident}_op{m.op_index}" for m in s.band)
     src = ", ".join(ref(m.inputs[0]) for m in s.band)
     dst = ", ".join(ref(m.output) for m in s.band)
     ops = ", ".join(str(m.op_index) for m in s.band)
-    return [
+    head = [
         f"  /* row-banded (patch-wise): ops {', '.join('#' + str(m.op_index) for m in s.band)}; {rings} */",
         "  {",
         f"    static const int16_t sched[{len(s.schedule)}][3] = {{{sched}}};",
-        f"    static const tc_conv_params_t *const stage[{n}] = {{{stages}}};",
-        f"    const int8_t *const src[{n}] = {{{src}}};",
-        f"    int8_t *const dst[{n}] = {{{dst}}};",
-        f"    for (int32_t i = 0; i < {len(s.schedule)}; ++i) {{",
-        "      const int32_t k = sched[i][0];",
-        "      tc_conv_rows(stage[k], src[k], dst[k], sched[i][1], sched[i][2]);",
-        *([f"      tc_gen_profile_step((int32_t[]){{{ops}}}[k]);"] if profile else []),
-        "    }",
-        "  }",
     ]
-
-
-def _gdn_body(u: ModelUnit, s: Step, ref, profile: bool = False) -> list[str]:  # noqa: ANN001
-    """A GDN / inverse GDN (ops.fuse_gdn) row by row: its member kernels on one row at a time, the intermediates
-    in two row buffers: a = x^2, b = the norm n, then r (GDN) or s (inverse) over it in place."""
-    x, y = s.inputs[0], s.output
-    _, h, w, c = u.graph.tensors[x].shape
-    row = w * c
-    (sq, _, _), (norm, _, _) = s.rings
-    buf = {sq: "a", norm: "b", s.band[2].output: "b", x: "xr", y: "yr"}
-    ops = ", ".join(f"#{m.op_index} {m.op}" for m in s.band)
+    io = [f"    const int8_t *const src[{n}] = {{{src}}};", f"    int8_t *const dst[{n}] = {{{dst}}};"]
+    if not any(m.call == "gdn" for m in s.band):
+        stages = ", ".join(f"&tc_{u.ident}_op{m.op_index}" for m in s.band)
+        return [
+            *head,
+            f"    static const tc_conv_params_t *const stage[{n}] = {{{stages}}};",
+            *io,
+            f"    for (int32_t i = 0; i < {len(s.schedule)}; ++i) {{",
+            "      const int32_t k = sched[i][0];",
+            "      tc_conv_rows(stage[k], src[k], dst[k], sched[i][1], sched[i][2]);",
+            *([f"      tc_gen_profile_step((int32_t[]){{{ops}}}[k]);"] if profile else []),
+            "    }",
+            "  }",
+        ]
     lines = [
-        f"  /* {s.op} row by row: ops {ops}; row buffers tensor {sq} and {norm} ({row} B) */",
-        "  {",
-        f"    int8_t *const a = {ref(sq)};",
-        f"    int8_t *const b = {ref(norm)};",
-        f"    for (int32_t r = 0; r < {h}; ++r) {{",
-        f"      const int8_t *const xr = {ref(x)} + r * {row};",
-        f"      int8_t *const yr = {ref(y)} + r * {row};",
+        *head,
+        *io,
+        f"    for (int32_t i = 0; i < {len(s.schedule)}; ++i) {{",
+        "      const int32_t k = sched[i][0], r0 = sched[i][1], r1 = sched[i][2];",
+        "      switch (k) {",
     ]
+    for k, m in enumerate(s.band):
+        if m.call != "gdn":
+            lines.append(f"        case {k}: tc_conv_rows(&tc_{u.ident}_op{m.op_index}, src[k], dst[k], r0, r1);")
+            lines += [f"          tc_gen_profile_step({m.op_index});"] if profile else []
+            lines.append("          break;")
+            continue
+        p = dict(m.params)
+        _, _, w, c = u.graph.tensors[m.inputs[0]].shape
+        row = w * c
+        at = {h: f"(r % {p[h]})" if int(p.get(h, "0")) > 0 else "r" for h in ("in_ring_h", "out_ring_h")}
+        (sq, _, _), (norm, _, _) = m.rings
+        lines += [
+            f"        case {k}: {{ /* {m.op} rows r0..r1; row buffers tensor {sq} and {norm} ({row} B) */",
+            f"          int8_t *const a = {ref(sq)};",
+            f"          int8_t *const b = {ref(norm)};",
+            "          for (int32_t r = r0; r < r1; ++r) {",
+            f"            const int8_t *const xr = src[k] + {at['in_ring_h']} * {row};",
+            f"            int8_t *const yr = dst[k] + {at['out_ring_h']} * {row};",
+            *(" " * 6 + line for line in _gdn_row_calls(u, m, profile)),
+            "          }",
+            "          break;",
+            "        }",
+        ]
+    return [*lines, "        default: break;", "      }", "    }", "  }"]
+
+
+def _gdn_row_calls(u: ModelUnit, s: Step, profile: bool) -> list[str]:
+    """The member kernel calls of a fused GDN on one row: xr -> a = x^2 -> b = the norm n -> r (GDN) or s
+    (inverse) over b in place -> yr."""
+    (sq, _, _), (norm, _, _) = s.rings
+    buf = {sq: "a", norm: "b", s.band[2].output: "b", s.inputs[0]: "xr", s.output: "yr"}
+    lines = []
     for m in s.band:
         pre = f"tc_{u.ident}_op{m.op_index}"
         if m.kernel == "tc_conv2d_s8":
@@ -240,7 +264,27 @@ def _gdn_body(u: ModelUnit, s: Step, ref, profile: bool = False) -> list[str]:  
             lines.append(f"      {m.kernel}(&{pre}, {buf[m.inputs[0]]}, {buf[m.output]});")
         if profile:
             lines.append(f"      tc_gen_profile_step({m.op_index});")
-    return [*lines, "    }", "  }"]
+    return lines
+
+
+def _gdn_body(u: ModelUnit, s: Step, ref, profile: bool = False) -> list[str]:  # noqa: ANN001
+    """A GDN / inverse GDN (ops.fuse_gdn) row by row: its member kernels on one row at a time, the intermediates
+    in two row buffers: a = x^2, b = the norm n, then r (GDN) or s (inverse) over it in place."""
+    x, y = s.inputs[0], s.output
+    _, h, w, c = u.graph.tensors[x].shape
+    row = w * c
+    (sq, _, _), (norm, _, _) = s.rings
+    ops = ", ".join(f"#{m.op_index} {m.op}" for m in s.band)
+    lines = [
+        f"  /* {s.op} row by row: ops {ops}; row buffers tensor {sq} and {norm} ({row} B) */",
+        "  {",
+        f"    int8_t *const a = {ref(sq)};",
+        f"    int8_t *const b = {ref(norm)};",
+        f"    for (int32_t r = 0; r < {h}; ++r) {{",
+        f"      const int8_t *const xr = {ref(x)} + r * {row};",
+        f"      int8_t *const yr = {ref(y)} + r * {row};",
+    ]
+    return [*lines, *_gdn_row_calls(u, s, profile), "    }", "  }"]
 
 
 def emit_internal_h(units: tuple[ModelUnit, ...], table: ArrayTable) -> str:

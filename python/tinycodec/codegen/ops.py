@@ -65,8 +65,9 @@ class Step:
 
 
 def leaf_steps(steps: tuple[Step, ...]) -> tuple[Step, ...]:
-    """Kernel-level steps: the members of banded chains in place of the chain."""
-    return tuple(m for s in steps for m in (s.band or (s,)))
+    """Kernel-level steps: the members of banded chains and fused GDNs (also a GDN inside a band) in place of
+    the chain."""
+    return tuple(m for s in steps for m in (leaf_steps(s.band) if s.band else (s,)))
 
 
 class _Ctx:

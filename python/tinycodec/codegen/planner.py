@@ -10,17 +10,20 @@ of the previous one's output runs as one step that produces the intermediate ten
 into ring buffers just tall enough for the next conv's receptive field (MCUNetV2-style, without
 recomputation: every output row is computed exactly once, only the order changes). The intermediate
 tensors then take `ring rows x row bytes` of arena for the duration of that step. Applied when it lowers
-the model's peak.
+the model's peak. A fused GDN / inverse GDN (ops.fuse_gdn, call "gdn": row r of its output reads row r of
+its input only) can be a member too, so a GDN encoder's conv -> GDN -> conv ... chain bands as a whole; its
+two row buffers are then rings of the band step.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .ops import Step
 from .reader import Graph
 
 CONV_KERNEL = "tc_conv2d_s8"
+GDN_CALL = "gdn"  # a fused GDN step (ops.fuse_gdn)
 
 ALIGN = 16
 
@@ -138,7 +141,7 @@ def check_band(step: Step, plan: MemoryPlan | None = None) -> None:
     """Simulate a banded step's call schedule row by row: every source row a call reads from a ring must
     be resident (not yet overwritten by a later row in the same slot), every row of the chain's output is
     written exactly once, and each ring's arena placement holds ring rows x row bytes."""
-    if not step.band or step.call != "band":  # a fused GDN (call "gdn") has members but no ring schedule
+    if not step.band or step.call != "band":  # a fused GDN (call "gdn") alone has members but no ring schedule
         return
     k_n = len(step.band)
     rows_of = [dict(m.params) for m in step.band]
@@ -171,6 +174,8 @@ def check_band(step: Step, plan: MemoryPlan | None = None) -> None:
 
 def source_rows(step: Step, a: int, b: int) -> tuple[int, int] | None:
     """Inclusive range of source rows of `step`'s input that output rows [a, b) read (None: all padding)."""
+    if step.call == GDN_CALL:  # per pixel over channels: row r reads row r
+        return a, b - 1
     p = dict(step.params)
     s, pad, k, d, ih = (int(p[f]) for f in ("stride_h", "pad_h", "k_h", "dil_h", "in_h"))
     lo = max(a * s - pad, 0)
@@ -186,27 +191,14 @@ def source_rows(step: Step, a: int, b: int) -> tuple[int, int] | None:
 
 def _with(step: Step, **fields: str) -> Step:
     params = tuple((f, fields.pop(f, v)) for f, v in step.params) + tuple(fields.items())
-    return Step(
-        step.op_index,
-        step.op,
-        step.kernel,
-        step.call,
-        step.params_type,
-        params,
-        step.arrays,
-        step.inputs,
-        step.output,
-        step.macs,
-        step.elementwise,
-        step.scratch,
-    )
+    return replace(step, params=params)
 
 
 def make_band(graph: Graph, chain: tuple[Step, ...]) -> Step:
     """One step running `chain` (convs, each reading the previous one's output) row by row: for each
     output row of the last conv, each earlier conv first produces just the rows still missing."""
     n = len(chain)
-    heights = [int(dict(c.params)["out_h"]) for c in chain]
+    heights = [int(graph.tensors[c.output].shape[1]) for c in chain]
     done = [0] * n
     ring = [1] * (n - 1)
     calls: list[tuple[int, int, int]] = []
@@ -227,7 +219,7 @@ def make_band(graph: Graph, chain: tuple[Step, ...]) -> Step:
             done[k] = end[k]
     members = []
     for k, c in enumerate(chain):
-        f: dict[str, str] = {}
+        f: dict[str, str] = {"out_h": str(heights[k])} if c.call == GDN_CALL else {}
         if k > 0:
             f["in_ring_h"] = str(ring[k - 1])
         if k < n - 1:
@@ -237,6 +229,7 @@ def make_band(graph: Graph, chain: tuple[Step, ...]) -> Step:
     for k in range(n - 1):
         t = graph.tensors[chain[k].output]
         rings.append((chain[k].output, ring[k], int(t.numel // t.shape[1])))
+    rings += [r for c in chain if c.call == GDN_CALL for r in c.rings]  # the GDNs' 1-row buffers
     return Step(
         chain[0].op_index,
         "BAND(" + ",".join(c.op for c in chain) + ")",
@@ -258,7 +251,8 @@ def make_band(graph: Graph, chain: tuple[Step, ...]) -> Step:
 
 def _bandable(graph: Graph, chain: tuple[Step, ...], readers: dict[int, int]) -> bool:
     for k, c in enumerate(chain):
-        if c.band or c.kernel != CONV_KERNEL or len(graph.tensors[c.output].shape) != 4:
+        conv = c.kernel == CONV_KERNEL and not c.band
+        if not (conv or c.call == GDN_CALL) or len(graph.tensors[c.output].shape) != 4:
             return False
         if k > 0:
             prev = chain[k - 1]
@@ -267,9 +261,9 @@ def _bandable(graph: Graph, chain: tuple[Step, ...], readers: dict[int, int]) ->
     return True
 
 
-def band_steps(graph: Graph, steps: tuple[Step, ...], max_len: int = 4) -> tuple[Step, ...]:
-    """Cost model: greedily replace conv chains (2..max_len convs) by banded steps while that lowers the
-    plan's peak (ties: the shorter chain, i.e. fewer kernel calls)."""
+def band_steps(graph: Graph, steps: tuple[Step, ...], max_len: int = 8) -> tuple[Step, ...]:
+    """Cost model: greedily replace chains of 2..max_len convs / fused GDNs by banded steps while that lowers
+    the plan's peak (ties: the shorter chain, i.e. fewer kernel calls)."""
     readers: dict[int, int] = {}
     for s in steps:
         for t in s.inputs:
