@@ -10,7 +10,10 @@ from tinycodec.config import DEFAULT_MODEL
 
 BUNDLE = DEFAULT_MODEL
 TYPE_NAMES = type_names()
-ALLOWED = {"CONV_2D", "RESIZE_NEAREST_NEIGHBOR", "DEPTHWISE_CONV_2D", "ADD", "CONCATENATION", "TRANSPOSE_CONV"}
+# ops every backend runs (gen kernels, the tflm resolver); MUL and RSQRT: GDN / inverse GDN (tests/test_gdn.py)
+ALLOWED = {
+    "CONV_2D", "RESIZE_NEAREST_NEIGHBOR", "DEPTHWISE_CONV_2D", "ADD", "CONCATENATION", "TRANSPOSE_CONV", "MUL", "RSQRT",
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
