@@ -400,13 +400,28 @@ def _lower_resize_nn(ctx: _Ctx) -> Step:
     )
 
 
-def _lower_add(ctx: _Ctx) -> Step:
+def _binary_operands(ctx: _Ctx, sign: str):  # noqa: ANN202
+    """ADD / MUL: the two int8 operands and output (same shapes: no broadcasting), the fused activation's
+    clamp, and their shared leading params (size, the three offsets)."""
     op, o = ctx.op, ctx.op.options
     a = ctx.int8_act(op.inputs[0], "input1", rank=None)
     b = ctx.int8_act(op.inputs[1], "input2", rank=None)
     y = ctx.int8_act(op.outputs[0], "output", rank=None)
     if a.shape != b.shape or a.shape != y.shape:
-        raise ctx.fail(f"broadcasting {a.shape} + {b.shape} is not supported")
+        raise ctx.fail(f"broadcasting {a.shape} {sign} {b.shape} -> {y.shape} is not supported")
+    lo, hi = activation_range(ctx.act(o.fusedActivationFunction if o is not None else 0), y.scale, y.zero_point)
+    lead = (
+        ("size", _i(y.numel)),
+        ("in1_offset", _i(-a.zero_point)),
+        ("in2_offset", _i(-b.zero_point)),
+        ("out_offset", _i(y.zero_point)),
+    )
+    return a, b, y, (("act_min", _i(lo)), ("act_max", _i(hi))), lead
+
+
+def _lower_add(ctx: _Ctx) -> Step:
+    op = ctx.op
+    a, b, y, clamp, lead = _binary_operands(ctx, "+")
     left_shift = 20
     twice_max = float(f32(2.0) * max(f32(a.scale), f32(b.scale)))
     m1, s1 = quantize_multiplier(float(a.scale) / twice_max)
@@ -414,12 +429,8 @@ def _lower_add(ctx: _Ctx) -> Step:
     mo, so = quantize_multiplier(twice_max / float(f32(1 << left_shift) * f32(y.scale)))
     if max(s1, s2, so) > 0:
         raise ctx.fail("input/output scales give a multiplier >= 1")
-    lo, hi = activation_range(ctx.act(o.fusedActivationFunction if o is not None else 0), y.scale, y.zero_point)
     params = (
-        ("size", _i(y.numel)),
-        ("in1_offset", _i(-a.zero_point)),
-        ("in2_offset", _i(-b.zero_point)),
-        ("out_offset", _i(y.zero_point)),
+        *lead,
         ("left_shift", _i(left_shift)),
         ("in1_mult", _i(m1)),
         ("in1_shift", _i(s1)),
@@ -427,8 +438,7 @@ def _lower_add(ctx: _Ctx) -> Step:
         ("in2_shift", _i(s2)),
         ("out_mult", _i(mo)),
         ("out_shift", _i(so)),
-        ("act_min", _i(lo)),
-        ("act_max", _i(hi)),
+        *clamp,
     )
     return Step(
         op.index,
@@ -550,24 +560,10 @@ def _lower_mul(ctx: _Ctx) -> Step:
     (in1 + in1_offset) * (in2 + in2_offset)), clamped; the multiplier is the double product in1_scale * in2_scale /
     out_scale of TFLite's and TFLM's Prepare. With both operands the same tensor (x * x, GDN's square) the op is
     an int8 -> int8 map: the same arithmetic evaluated for all 256 inputs into a tc_lut_s8 table."""
-    op, o = ctx.op, ctx.op.options
-    a = ctx.int8_act(op.inputs[0], "input1", rank=None)
-    b = ctx.int8_act(op.inputs[1], "input2", rank=None)
-    y = ctx.int8_act(op.outputs[0], "output", rank=None)
-    if a.shape != b.shape or a.shape != y.shape:
-        raise ctx.fail(f"broadcasting {a.shape} * {b.shape} -> {y.shape} is not supported")
+    op = ctx.op
+    a, b, y, clamp, lead = _binary_operands(ctx, "*")
     m, sh = quantize_multiplier(float(a.scale) * float(b.scale) / float(y.scale))
-    lo, hi = activation_range(ctx.act(o.fusedActivationFunction if o is not None else 0), y.scale, y.zero_point)
-    params = (
-        ("size", _i(y.numel)),
-        ("in1_offset", _i(-a.zero_point)),
-        ("in2_offset", _i(-b.zero_point)),
-        ("out_offset", _i(y.zero_point)),
-        ("out_mult", _i(m)),
-        ("out_shift", _i(sh)),
-        ("act_min", _i(lo)),
-        ("act_max", _i(hi)),
-    )
+    params = (*lead, ("out_mult", _i(m)), ("out_shift", _i(sh)), *clamp)
     if a.index == b.index:
         return _lut_step(op, a, y, mul_table(dict(params), np.arange(-128, 128), np.arange(-128, 128)))
     return Step(
