@@ -221,3 +221,36 @@ def test_add_quality_grows_the_run(tmp_path: Path):
     train(ModelConfig(), replace(cfg, steps=5, ckpt_every=5), resume=True, log=lambda *_: None)
     _, cfg5, step = load_codec(run, "last")
     assert step == 5 and cfg5.levels == old_cfg.levels + 1
+
+
+def test_bf16_training_keeps_float32_weights_that_export_loads(tmp_path: Path):
+    """precision="bf16" (mixed_bfloat16): the GDN codec's transforms compute in bfloat16, its weights, gains and
+    densities stay float32, the loss is finite and falls on a fixed batch, and the run's checkpoint loads into the
+    float32 codec that export builds, whose output is close to the bf16 one."""
+    import numpy as np
+
+    from tinycodec.config import PRESETS
+    from tinycodec.model import Codec
+    from tinycodec.tfenv import tf
+    from tinycodec.train import _Trainer
+
+    mcfg = replace(PRESETS["tc-v3-gdn"], enc_channels=(8, 8, 8), latent_channels=6, dec_channels=(8, 8, 8))
+    tcfg = _tiny(tmp_path, precision="bf16", lr=1e-3)
+    tr = _Trainer(mcfg, tcfg)
+    assert tr.codec.encoder.layers[1].compute_dtype == "bfloat16"
+    assert {v.dtype for v in tr.codec.trainable_variables} == {tf.float32}
+    x = tf.constant(np.random.default_rng(0).uniform(size=(2, 64, 64, 3)).astype(np.float32))
+    losses = [float(tr.step_fn(x, tf.constant(1))[0]) for _ in range(30)]
+    assert np.isfinite(losses).all() and losses[-1] < losses[0], losses
+    tr.ckpt.write(str(tmp_path / "ck"))
+    f32 = Codec(mcfg)
+    f32(x, tf.constant(1))
+    tf.train.Checkpoint(codec=f32).read(str(tmp_path / "ck")).expect_partial()
+    assert f32.encoder.layers[1].compute_dtype == "float32"
+    for a, b in zip(f32.trainable_variables, tr.codec.trainable_variables, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    y16 = tf.cast(tr.codec.encoder(x), tf.float32).numpy()
+    y32 = f32.encoder(x).numpy()
+    assert np.abs(y16 - y32).max() <= 0.05 * np.abs(y32).max() + 1e-3
+    with pytest.raises(ValueError, match="precision"):
+        TrainConfig(precision="fp16")

@@ -57,13 +57,15 @@ class GDN(tf_keras.layers.Layer):
     @property
     def beta(self) -> tf.Tensor:
         p = _GDN_PEDESTAL
-        return tf.square(_lower_bound(self.beta_raw, tf.constant(np.sqrt(self.beta_min + p), tf.float32))) - p
+        b = tf.convert_to_tensor(self.beta_raw)  # the compute dtype inside call (bfloat16 under mixed precision)
+        return tf.square(_lower_bound(b, tf.cast(np.sqrt(self.beta_min + p), b.dtype))) - p
 
     @property
     def gamma(self) -> tf.Tensor:
         """[i, j]: the weight of x_j^2 in channel i's norm."""
         p = _GDN_PEDESTAL
-        return tf.square(_lower_bound(self.gamma_raw, tf.constant(np.sqrt(p), tf.float32))) - p
+        g = tf.convert_to_tensor(self.gamma_raw)
+        return tf.square(_lower_bound(g, tf.cast(np.sqrt(p), g.dtype))) - p
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
         norm = tf.nn.conv2d(x * x, tf.transpose(self.gamma)[None, None], strides=1, padding="VALID")
@@ -81,34 +83,46 @@ class GDN(tf_keras.layers.Layer):
         }
 
 
-def build_encoder(cfg: ModelConfig, tile: int | None = None, name: str = "encoder") -> tf_keras.Model:
+def _policy(dtype: str | None) -> dict:
+    """Layer kwargs of a Keras dtype policy: None = float32; "mixed_bfloat16" = bfloat16 compute over float32
+    variables (training only; export always builds float32 transforms)."""
+    return {} if dtype is None else {"dtype": tf_keras.mixed_precision.Policy(dtype)}
+
+
+def build_encoder(
+    cfg: ModelConfig, tile: int | None = None, name: str = "encoder", policy: str | None = None
+) -> tf_keras.Model:
     x = inp = layers.Input((tile, tile, 3), batch_size=1 if tile else None, name="pixels")
     chans = (*cfg.enc_channels, cfg.latent_channels)
     gdn = cfg.activation == "gdn"
+    kw = _policy(policy)
     for i, (c, k) in enumerate(zip(chans, cfg.enc_kernels, strict=True)):
         last = i == len(chans) - 1
         act = None if last or gdn else "relu"
-        x = layers.Conv2D(c, k, strides=2, padding="same", activation=act, name=f"enc{i}")(x)
+        x = layers.Conv2D(c, k, strides=2, padding="same", activation=act, name=f"enc{i}", **kw)(x)
         if gdn and not last:
-            x = GDN(name=f"gdn{i}")(x)
+            x = GDN(name=f"gdn{i}", **kw)(x)
     return tf_keras.Model(inp, x, name=name)
 
 
-def build_decoder(cfg: ModelConfig, tile: int | None = None, name: str = "decoder") -> tf_keras.Model:
+def build_decoder(
+    cfg: ModelConfig, tile: int | None = None, name: str = "decoder", policy: str | None = None
+) -> tf_keras.Model:
     lat = None if tile is None else tile // cfg.stride
     x = inp = layers.Input((lat, lat, cfg.latent_channels), batch_size=1 if tile else None, name="latent")
     chans = (*cfg.dec_channels, 3)
     gdn = cfg.activation == "gdn"
+    kw = _policy(policy)
     for i, (c, k) in enumerate(zip(chans, cfg.dec_kernels, strict=True)):
         last = i == len(chans) - 1
         act = None if last or gdn else "relu"
         if cfg.decoder == "convt":
-            x = layers.Conv2DTranspose(c, k, strides=2, padding="same", activation=act, name=f"dec{i}")(x)
+            x = layers.Conv2DTranspose(c, k, strides=2, padding="same", activation=act, name=f"dec{i}", **kw)(x)
         else:
-            x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{i}")(x)
-            x = layers.Conv2D(c, k, padding="same", activation=act, name=f"dec{i}")(x)
+            x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{i}", **kw)(x)
+            x = layers.Conv2D(c, k, padding="same", activation=act, name=f"dec{i}", **kw)(x)
         if gdn and not last:
-            x = GDN(inverse=True, name=f"igdn{i}")(x)
+            x = GDN(inverse=True, name=f"igdn{i}", **kw)(x)
     return tf_keras.Model(inp, x, name=name)
 
 
@@ -184,11 +198,13 @@ class FactorizedDensity(tf_keras.layers.Layer):
 class Codec(tf_keras.Model):
     """Variable-rate codec: shared transforms, per-level channel gains and per-level densities."""
 
-    def __init__(self, cfg: ModelConfig, **kw):
+    def __init__(self, cfg: ModelConfig, policy: str | None = None, **kw):
+        """policy: the transforms' Keras dtype policy (None: float32; "mixed_bfloat16": bfloat16 convs over
+        float32 variables, training only). Gains, densities, rate and distortion stay float32."""
         super().__init__(**kw)
         self.cfg = cfg
-        self.encoder = build_encoder(cfg)
-        self.decoder = build_decoder(cfg)
+        self.encoder = build_encoder(cfg, policy=policy)
+        self.decoder = build_decoder(cfg, policy=policy)
         L, M = cfg.levels, cfg.latent_channels
         # levels start apart (coarse -> fine quantization) so each lambda has its own operating point early
         g0 = np.repeat(np.geomspace(0.5, 2.0, L)[:, None], M, axis=1).astype(np.float32)
@@ -202,14 +218,14 @@ class Codec(tf_keras.Model):
     def call(self, x: tf.Tensor, level: tf.Tensor, training: bool = False, ste: bool = False):
         """-> (reconstruction, likelihoods). training: the rate sees y + U(-.5, .5); the decoder sees the same
         noisy latent, or with ste=True the rounded one (straight-through gradient), as it will after export."""
-        y = self.encoder(x) * tf.gather(self.gain, level)
+        y = tf.cast(self.encoder(x), tf.float32) * tf.gather(self.gain, level)
         if training:
             y_hat = y + tf.random.uniform(tf.shape(y), -0.5, 0.5)
             y_dec = y + tf.stop_gradient(tf.round(y) - y) if ste else y_hat
         else:
             y_hat = y_dec = tf.round(y)
         lik = self.density.likelihood(y_hat, level)
-        x_hat = self.decoder(y_dec * tf.gather(self.inv_gain, level))
+        x_hat = tf.cast(self.decoder(y_dec * tf.gather(self.inv_gain, level)), tf.float32)
         return x_hat, lik
 
 

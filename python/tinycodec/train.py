@@ -170,7 +170,7 @@ class _Trainer:
     def __init__(self, mcfg: ModelConfig, tcfg: TrainConfig):
         self.mcfg, self.tcfg = mcfg, tcfg
         with _strategy().scope():
-            self.codec = Codec(mcfg)
+            self.codec = Codec(mcfg, policy="mixed_bfloat16" if tcfg.precision == "bf16" else None)
             self.codec(tf.zeros((1, tcfg.crop, tcfg.crop, 3)), tf.constant(0))
             self.lr = tf.Variable(tcfg.lr, trainable=False, dtype=tf.float32)
             self.opt = tf_keras.optimizers.Adam(learning_rate=self.lr, global_clipnorm=1.0)
@@ -496,6 +496,7 @@ def bench_train(mcfg: ModelConfig, tcfg: TrainConfig, steps: int = 50, warmup: i
         "params": int(enc.count_params() + dec.count_params()),
         "kmac_per_px": round((macs_per_pixel(enc, tcfg.crop) + macs_per_pixel(dec, tcfg.crop)) / 1e3, 2),
         "ema": tcfg.ema,
+        "precision": tcfg.precision,
     }
 
 
