@@ -97,7 +97,7 @@ def _add_train(sub) -> None:
         default="tc-small",
         help="tc-small: the shipped v1 codec; tc-v2: transposed-conv decoder, 128² tiles, 6 qualities; "
         "tc-v3: tc-v2's layout with 48 hidden / 120 latent channels; tc-v3-gdn: the same with GDN / inverse GDN "
-        "and 44 hidden channels (ladder rung b, not trained yet); "
+        "and 44 hidden channels (ladder rung b; its inverse GDN does not survive int8 yet); "
         "seed-unet: the student report's U-Net baseline (MAE, skips)",
     )
     p.add_argument("--hours", type=float, default=None, help="wall-clock budget of this run (stops with a checkpoint)")
