@@ -361,3 +361,32 @@ def test_gdn_preset_fits_the_int8_budget() -> None:
     pin_decoder(d)
     assert len(e) + len(d) <= 220_000, (len(e), len(d))
     assert set(op_names(load_model(e))) | set(op_names(load_model(d))) == {"CONV_2D", "MUL", "RSQRT", "TRANSPOSE_CONV"}
+
+
+def test_simplified_inverse_gdn_converts_with_bounded_ops() -> None:
+    """tc-v3-gdn-abs's decoder (inverse GDN x * (beta + gamma |x|), Johnston et al. 2019) converts to full int8 as
+    TRANSPOSE_CONV, ABS, CONV_2D 1x1, MUL (no RSQRT: nothing whose int8 range depends on 1 / sqrt of a small norm),
+    TFLM equals BUILTIN_REF on it, and the float layer computes the formula."""
+    from tinycodec.config import PRESETS
+    from tinycodec.export import _convert, pin_decoder
+    from tinycodec.model import GDN as GDNLayer
+    from tinycodec.model import build_decoder
+    from tinycodec.tfenv import tf_keras
+
+    cfg = replace(PRESETS["tc-v3-gdn-abs"], enc_channels=(8, 8, 8), latent_channels=6, dec_channels=(8, 8, 8))
+    tf_keras.utils.set_random_seed(0)
+    dec = build_decoder(cfg, 32)
+    layer = next(x for x in dec.layers if isinstance(x, GDNLayer))
+    assert layer.simplified and layer.inverse
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1, 4, 4, 8)).astype(np.float32)
+    beta, gamma = (w.numpy() for w in (layer.beta_raw, layer.gamma_raw))
+    np.testing.assert_allclose(layer(x).numpy(), x * (beta + np.abs(x) @ gamma.T), rtol=1e-5, atol=1e-6)
+    d = _convert(dec, [rng.integers(-6, 7, (2, 2, 6)).astype(np.float32) for _ in range(8)])
+    pin_decoder(d)
+    names = op_names(load_model(d))
+    assert names == ["TRANSPOSE_CONV", "ABS", "CONV_2D", "MUL"] * 3 + ["TRANSPOSE_CONV"], names
+    for seed in range(2):
+        lat = np.random.default_rng(seed).integers(-6, 7, (1, 2, 2, 6)).astype(np.int8)
+        ref = run_litert_ref(bytes(d), lat)
+        np.testing.assert_array_equal(run_tflm(bytes(d), lat), ref)

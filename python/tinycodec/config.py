@@ -31,6 +31,9 @@ class ModelConfig:
     # after each hidden layer (not the latent conv, not the last RGB layer): "relu", or "gdn" = GDN in the
     # encoder and inverse GDN in the decoder (int8: MUL, CONV_2D 1x1, RSQRT, MUL; model.GDN)
     activation: str = "relu"
+    # with activation "gdn", the decoder's inverse GDN: "sqrt" = x * sqrt(beta + gamma x^2) (Balle et al.);
+    # "abs" = the simplified x * (beta + gamma |x|) of Johnston et al. 2019, whose int8 ranges stay bounded
+    inverse_gdn: str = "sqrt"
 
     @property
     def levels(self) -> int:
@@ -49,6 +52,8 @@ class ModelConfig:
             raise ValueError(f"decoder must be 'upsample' or 'convt' (got {self.decoder!r})")
         if self.activation not in ("relu", "gdn"):
             raise ValueError(f"activation must be 'relu' or 'gdn' (got {self.activation!r})")
+        if self.inverse_gdn not in ("sqrt", "abs"):
+            raise ValueError(f"inverse_gdn must be 'sqrt' or 'abs' (got {self.inverse_gdn!r})")
 
     @classmethod
     def from_json(cls, d: dict) -> ModelConfig:
@@ -90,6 +95,9 @@ PRESETS: dict[str, ModelConfig] = {
         activation="gdn",
     ),
 }
+# tc-v3-gdn-abs: tc-v3-gdn with the simplified inverse GDN (session 7: the square-root inverse's trained beta went to
+# its floor and RSQRT's int8 range blew up; models/tc-v2/HISTORY.md, rung b); warm-started from tc-v3-gdn's run
+PRESETS["tc-v3-gdn-abs"] = replace(PRESETS["tc-v3-gdn"], name="tc-v3-gdn-abs", inverse_gdn="abs")
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,7 @@ RECIPES: dict[str, Recipe] = {
     "tc-v2": _V2_RECIPE,
     "tc-v3": _V2_RECIPE,
     "tc-v3-gdn": _V2_RECIPE,
+    "tc-v3-gdn-abs": _V2_RECIPE,
     # the student report's U-Net baseline (seed_unet.py; not a ModelConfig)
     "seed-unet": Recipe(batch=16, crop=64, lr=5e-4, val_tile=None, tile=64),
 }

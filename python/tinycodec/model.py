@@ -40,9 +40,18 @@ class GDN(tf_keras.layers.Layer):
     x * (n * rsqrt(n)), since TFLM has no int8 SQRT (MUL(n, RSQRT(n)), then MUL(x, .)). The int8 conversion
     needs exact calibration statistics for the in-place MULs (export._convert does it)."""
 
-    def __init__(self, inverse: bool = False, beta_min: float = 1e-6, gamma_init: float = 0.1, **kw):
+    def __init__(
+        self, inverse: bool = False, beta_min: float = 1e-6, gamma_init: float = 0.1, simplified: bool = False, **kw
+    ):
+        """simplified (inverse only): the simplified inverse GDN of Johnston et al. 2019, y_i = x_i * (beta_i +
+        sum_j gamma_ij |x_j|): no square root, so its int8 graph (ABS, CONV_2D 1x1, MUL) has bounded ranges. Its
+        beta and gamma are the raw variables bounded below (not squared), so a checkpoint of the square-root form
+        warm-starts it with beta' ~ sqrt(beta), gamma' ~ sqrt(gamma) (exact for a diagonal gamma)."""
         super().__init__(**kw)
         self.inverse, self.beta_min, self.gamma_init = bool(inverse), float(beta_min), float(gamma_init)
+        self.simplified = bool(simplified)
+        if self.simplified and not self.inverse:
+            raise ValueError("simplified GDN is implemented for the inverse (decoder) only")
 
     def build(self, input_shape):
         c = int(input_shape[-1])
@@ -68,6 +77,13 @@ class GDN(tf_keras.layers.Layer):
         return tf.square(_lower_bound(g, tf.cast(np.sqrt(p), g.dtype))) - p
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
+        if self.simplified:
+            p = _GDN_PEDESTAL
+            b, g = tf.convert_to_tensor(self.beta_raw), tf.convert_to_tensor(self.gamma_raw)
+            beta = _lower_bound(b, tf.cast(np.sqrt(self.beta_min + p), b.dtype))
+            gamma = _lower_bound(g, tf.cast(np.sqrt(p), g.dtype))
+            norm = tf.nn.conv2d(tf.abs(x), tf.transpose(gamma)[None, None], strides=1, padding="VALID")
+            return x * tf.nn.bias_add(norm, beta)
         norm = tf.nn.conv2d(x * x, tf.transpose(self.gamma)[None, None], strides=1, padding="VALID")
         norm = tf.nn.bias_add(norm, self.beta)
         if self.inverse:
@@ -80,6 +96,7 @@ class GDN(tf_keras.layers.Layer):
             "inverse": self.inverse,
             "beta_min": self.beta_min,
             "gamma_init": self.gamma_init,
+            "simplified": self.simplified,
         }
 
 
@@ -122,7 +139,7 @@ def build_decoder(
             x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{i}", **kw)(x)
             x = layers.Conv2D(c, k, padding="same", activation=act, name=f"dec{i}", **kw)(x)
         if gdn and not last:
-            x = GDN(inverse=True, name=f"igdn{i}", **kw)(x)
+            x = GDN(inverse=True, simplified=cfg.inverse_gdn == "abs", name=f"igdn{i}", **kw)(x)
     return tf_keras.Model(inp, x, name=name)
 
 
