@@ -63,29 +63,29 @@ class GDN(tf_keras.layers.Layer):
         self.gamma_raw = self.add_weight(name="gamma", shape=(c, c), initializer=tf_keras.initializers.Constant(g0))
         super().build(input_shape)
 
+    def _bounded(self, raw: tf.Variable, floor: float) -> tf.Tensor:
+        """max(raw, sqrt(floor + pedestal)), squared minus the pedestal; the simplified form uses the bounded raw
+        value itself. In the compute dtype inside call (bfloat16 under mixed precision)."""
+        p = _GDN_PEDESTAL
+        v = tf.convert_to_tensor(raw)
+        bounded = _lower_bound(v, tf.cast(np.sqrt(floor + p), v.dtype))
+        return bounded if self.simplified else tf.square(bounded) - p
+
     @property
     def beta(self) -> tf.Tensor:
-        p = _GDN_PEDESTAL
-        b = tf.convert_to_tensor(self.beta_raw)  # the compute dtype inside call (bfloat16 under mixed precision)
-        return tf.square(_lower_bound(b, tf.cast(np.sqrt(self.beta_min + p), b.dtype))) - p
+        return self._bounded(self.beta_raw, self.beta_min)
 
     @property
     def gamma(self) -> tf.Tensor:
-        """[i, j]: the weight of x_j^2 in channel i's norm."""
-        p = _GDN_PEDESTAL
-        g = tf.convert_to_tensor(self.gamma_raw)
-        return tf.square(_lower_bound(g, tf.cast(np.sqrt(p), g.dtype))) - p
+        """[i, j]: the weight of x_j^2 (simplified: |x_j|) in channel i's norm."""
+        return self._bounded(self.gamma_raw, 0.0)
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        if self.simplified:
-            p = _GDN_PEDESTAL
-            b, g = tf.convert_to_tensor(self.beta_raw), tf.convert_to_tensor(self.gamma_raw)
-            beta = _lower_bound(b, tf.cast(np.sqrt(self.beta_min + p), b.dtype))
-            gamma = _lower_bound(g, tf.cast(np.sqrt(p), g.dtype))
-            norm = tf.nn.conv2d(tf.abs(x), tf.transpose(gamma)[None, None], strides=1, padding="VALID")
-            return x * tf.nn.bias_add(norm, beta)
-        norm = tf.nn.conv2d(x * x, tf.transpose(self.gamma)[None, None], strides=1, padding="VALID")
+        mag = tf.abs(x) if self.simplified else x * x
+        norm = tf.nn.conv2d(mag, tf.transpose(self.gamma)[None, None], strides=1, padding="VALID")
         norm = tf.nn.bias_add(norm, self.beta)
+        if self.simplified:
+            return x * norm
         if self.inverse:
             return x * (norm * tf.math.rsqrt(norm))
         return x * tf.math.rsqrt(norm)

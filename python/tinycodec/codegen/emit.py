@@ -229,62 +229,65 @@ def _band_body(u: ModelUnit, s: Step, ref, profile: bool = False) -> list[str]: 
             lines.append("          break;")
             continue
         p = dict(m.params)
-        _, _, w, c = u.graph.tensors[m.inputs[0]].shape
-        row = w * c
         at = {h: f"(r % {p[h]})" if int(p.get(h, "0")) > 0 else "r" for h in ("in_ring_h", "out_ring_h")}
-        (sq, _, _), (norm, _, _) = m.rings
+        row = _row_bytes(u, m)
         lines += [
-            f"        case {k}: {{ /* {m.op} rows r0..r1; row buffers tensor {sq} and {norm} ({row} B) */",
-            f"          int8_t *const a = {ref(sq)};",
-            f"          int8_t *const b = {ref(norm)};",
-            "          for (int32_t r = r0; r < r1; ++r) {",
-            f"            const int8_t *const xr = src[k] + {at['in_ring_h']} * {row};",
-            f"            int8_t *const yr = dst[k] + {at['out_ring_h']} * {row};",
-            *(" " * 6 + line for line in _gdn_row_calls(u, m, profile)),
-            "          }",
+            f"        case {k}: {{ /* {m.op} rows r0..r1; {_gdn_buffers(m, row)} */",
+            *_gdn_rows(u, m, ref, ("r0", "r1"), (f"src[k] + {at['in_ring_h']}", f"dst[k] + {at['out_ring_h']}"),
+                       " " * 10, profile),
             "          break;",
             "        }",
-        ]
+        ]  # fmt: skip
     return [*lines, "        default: break;", "      }", "    }", "  }"]
 
 
-def _gdn_row_calls(u: ModelUnit, s: Step, profile: bool) -> list[str]:
-    """The member kernel calls of a fused GDN on one row: xr -> a = x^2 -> b = the norm n -> r (GDN) or s
-    (inverse) over b in place -> yr."""
+def _row_bytes(u: ModelUnit, s: Step) -> int:
+    _, _, w, c = u.graph.tensors[s.inputs[0]].shape
+    return w * c
+
+
+def _gdn_buffers(s: Step, row: int) -> str:
+    (sq, _, _), (norm, _, _) = s.rings
+    return f"row buffers tensor {sq} and {norm} ({row} B)"
+
+
+def _gdn_rows(u: ModelUnit, s: Step, ref, rows: tuple[str, str], bases: tuple[str, str], ind: str, profile: bool):  # noqa: ANN001, ANN202
+    """A fused GDN (ops.fuse_gdn) on rows [rows[0], rows[1]): its member kernels on one row at a time, x's row r at
+    bases[0] + .. * row bytes, y's at bases[1] + ..; the intermediates in two row buffers: a = x^2, b = the norm n,
+    then r (GDN) or s (inverse) over it in place."""
+    row = _row_bytes(u, s)
     (sq, _, _), (norm, _, _) = s.rings
     buf = {sq: "a", norm: "b", s.band[2].output: "b", s.inputs[0]: "xr", s.output: "yr"}
-    lines = []
+    lines = [
+        f"{ind}int8_t *const a = {ref(sq)};",
+        f"{ind}int8_t *const b = {ref(norm)};",
+        f"{ind}for (int32_t r = {rows[0]}; r < {rows[1]}; ++r) {{",
+        f"{ind}  const int8_t *const xr = {bases[0]} * {row};",
+        f"{ind}  int8_t *const yr = {bases[1]} * {row};",
+    ]
     for m in s.band:
         pre = f"tc_{u.ident}_op{m.op_index}"
         if m.kernel == "tc_conv2d_s8":
-            lines.append(f"      tc_conv_rows(&{pre}, {buf[m.inputs[0]]}, {buf[m.output]}, 0, 1);")
+            lines.append(f"{ind}  tc_conv_rows(&{pre}, {buf[m.inputs[0]]}, {buf[m.output]}, 0, 1);")
         elif m.call == "binary":
-            lines.append(f"      {m.kernel}(&{pre}, {buf[m.inputs[0]]}, {buf[m.inputs[1]]}, {buf[m.output]});")
+            lines.append(f"{ind}  {m.kernel}(&{pre}, {buf[m.inputs[0]]}, {buf[m.inputs[1]]}, {buf[m.output]});")
         else:
-            lines.append(f"      {m.kernel}(&{pre}, {buf[m.inputs[0]]}, {buf[m.output]});")
+            lines.append(f"{ind}  {m.kernel}(&{pre}, {buf[m.inputs[0]]}, {buf[m.output]});")
         if profile:
-            lines.append(f"      tc_gen_profile_step({m.op_index});")
-    return lines
+            lines.append(f"{ind}  tc_gen_profile_step({m.op_index});")
+    return [*lines, f"{ind}}}"]
 
 
 def _gdn_body(u: ModelUnit, s: Step, ref, profile: bool = False) -> list[str]:  # noqa: ANN001
-    """A GDN / inverse GDN (ops.fuse_gdn) row by row: its member kernels on one row at a time, the intermediates
-    in two row buffers: a = x^2, b = the norm n, then r (GDN) or s (inverse) over it in place."""
-    x, y = s.inputs[0], s.output
-    _, h, w, c = u.graph.tensors[x].shape
-    row = w * c
-    (sq, _, _), (norm, _, _) = s.rings
+    """A GDN / inverse GDN (ops.fuse_gdn) as its own step: _gdn_rows over all rows of whole tensors."""
+    h = u.graph.tensors[s.inputs[0]].shape[1]
     ops = ", ".join(f"#{m.op_index} {m.op}" for m in s.band)
-    lines = [
-        f"  /* {s.op} row by row: ops {ops}; row buffers tensor {sq} and {norm} ({row} B) */",
+    return [
+        f"  /* {s.op} row by row: ops {ops}; {_gdn_buffers(s, _row_bytes(u, s))} */",
         "  {",
-        f"    int8_t *const a = {ref(sq)};",
-        f"    int8_t *const b = {ref(norm)};",
-        f"    for (int32_t r = 0; r < {h}; ++r) {{",
-        f"      const int8_t *const xr = {ref(x)} + r * {row};",
-        f"      int8_t *const yr = {ref(y)} + r * {row};",
+        *_gdn_rows(u, s, ref, ("0", str(h)), (f"{ref(s.inputs[0])} + r", f"{ref(s.output)} + r"), "    ", profile),
+        "  }",
     ]
-    return [*lines, *_gdn_row_calls(u, s, profile), "    }", "  }"]
 
 
 def emit_internal_h(units: tuple[ModelUnit, ...], table: ArrayTable) -> str:
