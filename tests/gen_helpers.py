@@ -130,16 +130,22 @@ def _apply(tf, tfk, x, kind: str, kw: dict[str, Any]):
         return tfk.layers.Activation(kw["activation"])(z) if kw.get("activation") else z
     if kind == "rsqrt":  # RSQRT of the (positive) input
         return tfk.layers.Lambda(lambda t: tf.math.rsqrt(t))(x)
+    if kind == "abs":  # ABS of the input
+        return tfk.layers.Lambda(lambda t: tf.abs(t))(x)
     if kind == "gdn":  # tinycodec.model.GDN (MUL, CONV_2D 1x1, RSQRT, MUL [, MUL]) with random gamma >= 0, beta > 0
+        # simplified=True (inverse): ABS, CONV_2D 1x1, MUL; norm_max (forward): the norm's range pinned to [0, max]
         from tinycodec.model import GDN
 
-        layer = GDN(inverse=kw.get("inverse", False))
+        simplified = kw.get("simplified", False)
+        layer = GDN(inverse=kw.get("inverse", False), simplified=simplified, norm_max=kw.get("norm_max"))
         y = layer(x)
         c = int(x.shape[-1])
         rng = np.random.default_rng(kw.get("seed", 0))
         gamma = rng.uniform(0.0, kw.get("gamma_max", 0.3), (c, c)) * (rng.random((c, c)) < 0.5) + 0.1 * np.eye(c)
         beta = rng.uniform(*kw.get("beta_range", (0.2, 2.0)), c)
-        layer.set_weights([np.sqrt(beta).astype(np.float32), np.sqrt(gamma).astype(np.float32)])
+        if not simplified:  # the square-root form's variables are the square roots of beta and gamma
+            beta, gamma = np.sqrt(beta), np.sqrt(gamma)
+        layer.set_weights([beta.astype(np.float32), gamma.astype(np.float32)])
         return y
     if kind == "leaky":
         return tfk.layers.LeakyReLU(alpha=kw.get("alpha", 0.2))(x)

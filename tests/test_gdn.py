@@ -1,6 +1,6 @@
-"""GDN / inverse GDN in int8 (issue 10, ladder rung b): the MUL kernel, the RSQRT table, a GDN encoder + decoder pair
-and the tc-v3-gdn preset's size. Everything int8 is compared byte for byte: our generated C == TFLite BUILTIN_REF ==
-TFLM."""
+"""GDN / inverse GDN in int8 (issue 10, ladder rung b): the MUL kernel, the RSQRT and ABS tables, the simplified
+inverse GDN, GDN encoder + decoder pairs (tc-v3-gdn, tc-v4) and the presets' size. Everything int8 is compared
+byte for byte: our generated C == TFLite BUILTIN_REF == TFLM."""
 
 from __future__ import annotations
 
@@ -36,9 +36,22 @@ GDN: tuple[Spec, ...] = (
     Spec("gdn_on_input", (6, 5, 4), (L("gdn", seed=2), L("conv", filters=3))),
     Spec("igdn_output", (5, 4, 3), (L("conv", filters=6), L("gdn", inverse=True, seed=3)), rep_range=(-3.0, 3.0)),
 )
+# the simplified inverse GDN (ABS, CONV_2D 1x1, MUL) inside a decoder and as the graph output; a forward GDN whose
+# norm range is pinned small enough ([0, 1.5]; beta alone reaches 2) that int8 saturates it
+ABS_GDN: tuple[Spec, ...] = (
+    Spec(
+        "igdn_abs_dec",
+        (4, 4, 6),
+        (L("convt", filters=8, kernel=3), L("gdn", inverse=True, simplified=True, seed=4), L("convt", filters=3)),
+        rep_range=(-4.0, 4.0),
+    ),
+    Spec("igdn_abs_output", (5, 4, 3), (L("conv", filters=6), L("gdn", inverse=True, simplified=True, seed=5))),
+    Spec("gdn_clamped", (12, 12, 3), (L("conv", filters=8, kernel=3, strides=2), L("gdn", norm_max=1.5, seed=6))),
+)
 # RSQRT of the graph input: positive calibration data, so the input zero point is -128 and all 256 inputs are valid
 RSQRT = Spec("rsqrt_input", (16, 16, 1), (L("rsqrt"),), rep_range=(0.05, 4.0))
-SPECS = (*MUL, *GDN, RSQRT)
+ABS = Spec("abs_input", (16, 16, 1), (L("abs"),), rep_range=(-3.0, 2.0))
+SPECS = (*MUL, *GDN, RSQRT, *ABS_GDN, ABS)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +80,7 @@ def _check(hm: HostModel, idx: int, model: bytes, x: np.ndarray) -> np.ndarray:
     return ref
 
 
-@pytest.mark.parametrize("spec", (*MUL, *GDN), ids=[s.name for s in (*MUL, *GDN)])
+@pytest.mark.parametrize("spec", (*MUL, *GDN, *ABS_GDN), ids=[s.name for s in (*MUL, *GDN, *ABS_GDN)])
 def test_bit_exact(host, spec: Spec) -> None:
     data = convert(spec)
     idx = [s.name for s in SPECS].index(spec.name)
@@ -251,16 +264,109 @@ def test_rsqrt_table_equals_builtin_ref_on_all_inputs(tmp_path: Path, quant) -> 
     assert (table[: ti.zero_point + 128] == 127).all()  # invalid inputs: the value of 0 (documented)
 
 
-def _tiny_gdn_pair(tile: int = 32):
-    """A small GDN encoder + IGDN decoder from model.py (tc-v2's layout, 8 hidden / 6 latent channels, random
-    nonnegative gamma), exported as export does it: _convert (exact calibration) + pin_encoder / pin_decoder."""
+# ABS: the converter's choice, equal scales (no rescale; TFLite and TFLM compare the float32 scales), output
+# offsets that clamp, multipliers > 1 and < 1
+ABS_QUANT = (
+    None,
+    (0.02, 5, 0.02, -128),
+    (0.02, -128, 0.02, 40),
+    (0.013, 17, 0.0071, -128),
+    (0.05, -3, 0.2, -90),
+    (0.004, 100, 0.03, 0),
+)
+
+
+@pytest.mark.parametrize("quant", ABS_QUANT, ids=[f"q{i}" for i in range(len(ABS_QUANT))])
+def test_abs_table_equals_builtin_ref_on_all_inputs(tmp_path: Path, quant) -> None:
+    """ops.abs_table == BUILTIN_REF == TFLM == the generated C (tc_lut_s8) on all 256 int8 inputs."""
+    from tinycodec.codegen.ops import abs_table
+
+    data = convert(ABS)
+    if quant is not None:
+        data = mutate_tflite(data, _set_io_quant(*quant))
+    g = read_tflite(data, "abs")
+    assert [op.code for op in g.ops] == ["ABS"]
+    ti, to = g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]
+    x = np.arange(-128, 128, dtype=np.int8).reshape(1, 16, 16, 1)
+    ref = run_litert_ref(data, x).reshape(-1)
+    np.testing.assert_array_equal(run_tflm(data, x).reshape(-1), ref, err_msg="TFLM != BUILTIN_REF")
+    table = abs_table(ti.scale, ti.zero_point, to.scale, to.zero_point)
+    np.testing.assert_array_equal(table, ref, err_msg="abs_table != BUILTIN_REF")
+    (tmp_path / "abs.tflite").write_bytes(data)
+    generate([tmp_path / "abs.tflite"], tmp_path / "gen")
+    np.testing.assert_array_equal(HostModel(tmp_path / "gen").run(0, x).reshape(-1), ref, err_msg="gen != REF")
+    assert len(np.unique(ref)) > 16
+
+
+def test_simplified_inverse_and_clamped_gdn_plans() -> None:
+    """The simplified inverse GDN fuses as one row-by-row step (ABS table, 1x1 conv, MUL(x, n)) with two 1-row
+    buffers; a forward GDN with norm_max has its norm's int8 range pinned to exactly [0, norm_max] (zero point
+    -128, scale norm_max / 255), so int8 saturates the norm where the float layer clamps it."""
+    from tinycodec.codegen.generate import build_units, load_sources
+    from tinycodec.codegen.planner import check_plan
+
+    files = [model_file(s) for s in ABS_GDN]
+    for u in build_units(load_sources(files), band=False):
+        check_plan(u.plan, u.steps)
+        (g,) = [s for s in u.steps if s.call == "gdn"]
+        if u.name.startswith("igdn_abs"):
+            assert g.op == "GDN(ABS,CONV_2D,MUL)", g.op
+            assert [m.kernel for m in g.band] == ["tc_lut_s8", "tc_conv2d_s8", "tc_mul_s8"]
+            assert [r[1] for r in g.rings] == [1, 1]
+        else:
+            assert g.op == "GDN(MUL,CONV_2D,RSQRT,MUL)", g.op
+    g = read_tflite(convert(ABS_GDN[2]), "gdn_clamped")
+    norm = next(op for op in g.ops if op.code == "RSQRT").inputs[0]
+    t = g.tensors[norm]
+    assert t.zero_point == -128 and abs(t.scale * 255 - 1.5) < 1e-6, (t.scale, t.zero_point)
+
+
+def test_norm_max_is_the_int8_grid_of_the_norm() -> None:
+    """GDN(norm_max=c) computes x * rsqrt(q(n)), q = clamp to [0, c] and round to steps of c / 255 (the int8 grid
+    its norm tensor converts to), with gradients inside the range; beta is bounded below by one step; the config
+    validates the per-layer values."""
+    from tinycodec.config import PRESETS, ModelConfig
+    from tinycodec.model import GDN as GDNLayer
+    from tinycodec.tfenv import tf
+
+    layer = GDNLayer(norm_max=2.0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1.5, (2, 5, 5, 4)).astype(np.float32)
+    layer(x)
+    gamma = rng.uniform(0, 0.4, (4, 4))
+    layer.set_weights([np.full(4, 0.0, np.float32), np.sqrt(gamma).astype(np.float32)])  # beta -> its bound
+    beta, g = layer.beta.numpy(), layer.gamma.numpy()
+    assert np.allclose(beta, 2.0 / 255, rtol=1e-4)
+    n = (x * x) @ g.T + beta
+    step = 2.0 / 255
+    q = np.clip(np.round(n / step), 0, 255) * step
+    assert (n > 2.0).any() and (q >= step).all()
+    np.testing.assert_allclose(layer(x).numpy(), x / np.sqrt(q), rtol=1e-4)
+    with tf.GradientTape() as tape:
+        t = tf.constant(x)
+        tape.watch(t)
+        y = tf.reduce_sum(layer(t))
+    assert np.isfinite(tape.gradient(y, t).numpy()).all()
+    with pytest.raises(ValueError, match="forward GDN only"):
+        GDNLayer(inverse=True, norm_max=2.0)
+    for bad in ((1.0, 2.0), (1.0, 0.0, 2.0)):
+        with pytest.raises(ValueError, match="gdn_norm_max"):
+            replace(PRESETS["tc-v4"], gdn_norm_max=bad)
+    with pytest.raises(ValueError, match="gdn_norm_max"):
+        ModelConfig(gdn_norm_max=(1.0, 1.0, 1.0))  # a ReLU model
+
+
+def _tiny_gdn_pair(tile: int = 32, preset: str = "tc-v3-gdn"):
+    """A small GDN encoder + IGDN decoder from model.py (the preset's layout with 8 hidden / 6 latent channels,
+    random nonnegative gamma), exported as export does it: _convert (exact calibration) + pin_encoder /
+    pin_decoder."""
     from tinycodec.config import PRESETS
     from tinycodec.export import _convert, pin_decoder, pin_encoder
     from tinycodec.model import GDN as GDNLayer
     from tinycodec.model import build_decoder, build_encoder
     from tinycodec.tfenv import tf_keras
 
-    cfg = replace(PRESETS["tc-v3-gdn"], enc_channels=(8, 8, 8), latent_channels=6, dec_channels=(8, 8, 8))
+    cfg = replace(PRESETS[preset], enc_channels=(8, 8, 8), latent_channels=6, dec_channels=(8, 8, 8))
     tf_keras.utils.set_random_seed(0)
     enc, dec = build_encoder(cfg, tile), build_decoder(cfg, tile)
     rng = np.random.default_rng(0)
@@ -287,16 +393,24 @@ def _tiny_gdn_pair(tile: int = 32):
 
 
 @pytest.mark.slow
-def test_gdn_codec_pair_is_bit_exact_on_gen(tmp_path: Path) -> None:
+@pytest.mark.parametrize("preset", ["tc-v3-gdn", "tc-v4"])
+def test_gdn_codec_pair_is_bit_exact_on_gen(tmp_path: Path, preset: str) -> None:
     """The GDN encoder + IGDN decoder of model.py converted as export converts: only int8 MUL / CONV_2D / RSQRT /
-    TRANSPOSE_CONV, the calibration exact (the RSQRT outputs are positive: zero point -128), and TFLM == BUILTIN_REF
-    == gen byte for byte (GDN fused row by row: default, DSP-twin, portable-loop and ASan/UBSan builds; unfused:
-    default and ASan/UBSan)."""
-    e, d = _tiny_gdn_pair()
+    TRANSPOSE_CONV (tc-v4: the simplified inverse's ABS instead of RSQRT in the decoder; the encoder norms' ranges
+    pinned to the preset's gdn_norm_max), the calibration exact (the RSQRT outputs are positive: zero point -128),
+    and TFLM == BUILTIN_REF == gen byte for byte (GDN fused row by row: default, DSP-twin, portable-loop and
+    ASan/UBSan builds; unfused: default and ASan/UBSan)."""
+    from tinycodec.config import PRESETS
+
+    cfg = PRESETS[preset]
+    e, d = _tiny_gdn_pair(preset=preset)
     assert op_names(load_model(e)) == ["CONV_2D", "MUL", "CONV_2D", "RSQRT", "MUL"] * 3 + ["CONV_2D"]
-    assert op_names(load_model(d)) == ["TRANSPOSE_CONV", "MUL", "CONV_2D", "RSQRT", "MUL", "MUL"] * 3 + [
-        "TRANSPOSE_CONV"
-    ]
+    inverse = ["ABS", "CONV_2D", "MUL"] if cfg.inverse_gdn == "abs" else ["MUL", "CONV_2D", "RSQRT", "MUL", "MUL"]
+    assert op_names(load_model(d)) == ["TRANSPOSE_CONV", *inverse] * 3 + ["TRANSPOSE_CONV"]
+    g = read_tflite(e, "e")
+    norms = [g.tensors[op.inputs[0]] for op in g.ops if op.code == "RSQRT"]
+    for t, top in zip(norms, cfg.gdn_norm_max, strict=True) if cfg.gdn_norm_max else ():
+        assert t.zero_point == -128 and abs(t.scale * 255 - top) < 1e-4 * top, (t.scale, top)
     for data in (e, d):
         g = read_tflite(data, "m")
         assert {t.dtype for t in g.tensors} <= {"int8", "int32"}

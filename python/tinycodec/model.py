@@ -41,17 +41,35 @@ class GDN(tf_keras.layers.Layer):
     needs exact calibration statistics for the in-place MULs (export._convert does it)."""
 
     def __init__(
-        self, inverse: bool = False, beta_min: float = 1e-6, gamma_init: float = 0.1, simplified: bool = False, **kw
+        self,
+        inverse: bool = False,
+        beta_min: float = 1e-6,
+        gamma_init: float = 0.1,
+        simplified: bool = False,
+        norm_max: float | None = None,
+        **kw,
     ):
         """simplified (inverse only): the simplified inverse GDN of Johnston et al. 2019, y_i = x_i * (beta_i +
         sum_j gamma_ij |x_j|): no square root, so its int8 graph (ABS, CONV_2D 1x1, MUL) has bounded ranges. Its
         beta and gamma are the raw variables bounded below (not squared), so a checkpoint of the square-root form
-        warm-starts it with beta' ~ sqrt(beta), gamma' ~ sqrt(gamma) (exact for a diagonal gamma)."""
+        warm-starts it with beta' ~ sqrt(beta), gamma' ~ sqrt(gamma) (exact for a diagonal gamma).
+
+        norm_max (forward GDN only): the norm n is clamped to [0, norm_max] and rounded to its 8-bit grid (step
+        norm_max / 255; straight-through gradient inside the range), in training and inference alike. That is
+        what int8 does to n, whose range is then pinned to exactly [0, norm_max] (the converter takes the range
+        of the fake quantization): without it n's calibrated range (up to ~400) leaves steps of ~1.7 where
+        rsqrt(n) is steep, and the int8 encoder lost ~1.6 dB (session 8, models/tc-v2/HISTORY.md). beta is then
+        bounded below by one step of that grid."""
         super().__init__(**kw)
         self.inverse, self.beta_min, self.gamma_init = bool(inverse), float(beta_min), float(gamma_init)
         self.simplified = bool(simplified)
+        self.norm_max = None if norm_max is None else float(norm_max)
         if self.simplified and not self.inverse:
             raise ValueError("simplified GDN is implemented for the inverse (decoder) only")
+        if self.norm_max is not None and (self.inverse or not self.norm_max > 0):
+            raise ValueError(f"norm_max must be > 0 and is for the forward GDN only (got {norm_max})")
+        if self.norm_max is not None:  # beta >= one step of n's grid: n never rounds to 0 (rsqrt(0) = inf)
+            self.beta_min = max(self.beta_min, self.norm_max / 255)
 
     def build(self, input_shape):
         c = int(input_shape[-1])
@@ -84,6 +102,9 @@ class GDN(tf_keras.layers.Layer):
         mag = tf.abs(x) if self.simplified else x * x
         norm = tf.nn.conv2d(mag, tf.transpose(self.gamma)[None, None], strides=1, padding="VALID")
         norm = tf.nn.bias_add(norm, self.beta)
+        if self.norm_max is not None:
+            q = tf.quantization.fake_quant_with_min_max_args(tf.cast(norm, tf.float32), 0.0, self.norm_max, 8)
+            norm = tf.cast(q, norm.dtype)
         if self.simplified:
             return x * norm
         if self.inverse:
@@ -97,6 +118,7 @@ class GDN(tf_keras.layers.Layer):
             "beta_min": self.beta_min,
             "gamma_init": self.gamma_init,
             "simplified": self.simplified,
+            "norm_max": self.norm_max,
         }
 
 
@@ -118,7 +140,7 @@ def build_encoder(
         act = None if last or gdn else "relu"
         x = layers.Conv2D(c, k, strides=2, padding="same", activation=act, name=f"enc{i}", **kw)(x)
         if gdn and not last:
-            x = GDN(name=f"gdn{i}", **kw)(x)
+            x = GDN(name=f"gdn{i}", norm_max=cfg.gdn_norm_max[i] if cfg.gdn_norm_max else None, **kw)(x)
     return tf_keras.Model(inp, x, name=name)
 
 

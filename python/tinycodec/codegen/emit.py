@@ -253,8 +253,8 @@ def _gdn_buffers(s: Step, row: int) -> str:
 
 def _gdn_rows(u: ModelUnit, s: Step, ref, rows: tuple[str, str], bases: tuple[str, str], ind: str, profile: bool):  # noqa: ANN001, ANN202
     """A fused GDN (ops.fuse_gdn) on rows [rows[0], rows[1]): its member kernels on one row at a time, x's row r at
-    bases[0] + .. * row bytes, y's at bases[1] + ..; the intermediates in two row buffers: a = x^2, b = the norm n,
-    then r (GDN) or s (inverse) over it in place."""
+    bases[0] + .. * row bytes, y's at bases[1] + ..; the intermediates in two row buffers: a = x^2 (|x| in the
+    simplified inverse), b = the norm n, then r (GDN) or s (inverse) over it in place."""
     row = _row_bytes(u, s)
     (sq, _, _), (norm, _, _) = s.rings
     buf = {sq: "a", norm: "b", s.band[2].output: "b", s.inputs[0]: "xr", s.output: "yr"}

@@ -611,6 +611,25 @@ def _lower_rsqrt(ctx: _Ctx) -> Step:
     return _lower_as_table(ctx, rsqrt_table)
 
 
+def abs_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int) -> np.ndarray:
+    """int8 ABS (TFLite's and TFLM's AbsEvalQuantized) for all 256 inputs, index = input + 128: value =
+    |in - in_zp|; with equal float32 scales out = out_zp + value, else out_zp + MultiplyByQuantizedMultiplier(
+    value, QuantizeMultiplier(double(in_scale / out_scale))) (a float32 quotient, SetAbsOutputMultiplier),
+    clamped to int8."""
+    rescale = f32(in_scale) != f32(out_scale)
+    m, sh = quantize_multiplier(float(f32(in_scale) / f32(out_scale))) if rescale else (0, 0)
+    vals = []
+    for q in range(-128, 128):
+        value = abs(q - in_zp)
+        out = out_zp + (multiply_by_quantized_multiplier(value, m, sh) if rescale else value)
+        vals.append(min(127, max(-128, out)))
+    return np.array(vals, dtype=np.int8)
+
+
+def _lower_abs(ctx: _Ctx) -> Step:
+    return _lower_as_table(ctx, abs_table)
+
+
 LOWERINGS: dict[str, Callable[[_Ctx], Step]] = {
     "CONV_2D": _lower_conv,
     "DEPTHWISE_CONV_2D": _lower_dwconv,
@@ -622,6 +641,7 @@ LOWERINGS: dict[str, Callable[[_Ctx], Step]] = {
     "RELU": _lower_relu,
     "MUL": _lower_mul,
     "RSQRT": _lower_rsqrt,
+    "ABS": _lower_abs,
 }
 
 
@@ -674,7 +694,8 @@ def fuse_gdn(graph: Graph, steps: tuple[Step, ...]) -> tuple[Step, ...]:
 
     Pattern (as lowered): q = MUL(x, x) (a table); n = CONV_2D 1x1 stride 1 (q); r = RSQRT(n) (a table); GDN:
     y = MUL(x, r); inverse: s = MUL(n, r), y = MUL(x, s), where s is a function of n alone, so RSQRT and
-    that MUL become one table of s over n (the same integers). Every intermediate is read only inside the
+    that MUL become one table of s over n (the same integers). The simplified inverse: q = ABS(x) (a table),
+    n = CONV_2D 1x1 (q), y = MUL(x, n). Every intermediate is read only inside the
     pattern. Each op computes an output pixel from the same pixel of its inputs, so running them on one row at
     a time gives the same bytes; the intermediates then need two row buffers (W x C bytes each, `rings` with 1
     row) instead of whole tensors, and y may overwrite x in place (x's row is read before it is written). The
@@ -720,12 +741,13 @@ def fuse_gdn(graph: Graph, steps: tuple[Step, ...]) -> tuple[Step, ...]:
 
 def _gdn_group(graph: Graph, steps: tuple[Step, ...], i: int, only_readers) -> tuple[tuple[Step, ...], int] | None:  # noqa: ANN001
     """steps[i:] starting with fuse_gdn's pattern -> (members: square table, 1x1 conv, RSQRT table (GDN) or the
-    composed sqrt table (inverse), MUL(x, .); the number of steps replaced), else None."""
-    if i + 3 >= len(steps):
+    composed sqrt table (inverse), MUL(x, .); or for the simplified inverse: ABS table, 1x1 conv, MUL(x, n); the
+    number of steps replaced), else None."""
+    if i + 2 >= len(steps):
         return None
-    sq, norm, rs, mul = steps[i : i + 4]
+    sq, norm = steps[i : i + 2]
     x = sq.inputs[0]
-    if sq.op != "MUL" or sq.kernel != "tc_lut_s8" or len(graph.tensors[x].shape) != 4:
+    if sq.op not in ("MUL", "ABS") or sq.kernel != "tc_lut_s8" or len(graph.tensors[x].shape) != 4:
         return None
     p = dict(norm.params)
     if norm.kernel != "tc_conv2d_s8" or norm.inputs != (sq.output,) or norm.band:
@@ -733,11 +755,19 @@ def _gdn_group(graph: Graph, steps: tuple[Step, ...], i: int, only_readers) -> t
     one = {"k_h": "1", "k_w": "1", "stride_h": "1", "stride_w": "1", "pad_h": "0", "pad_w": "0", "y_map": "0"}
     if any(p[f] != v for f, v in one.items()) or p["x_map"] != "0":
         return None
-    if graph.tensors[norm.output].shape != graph.tensors[x].shape:
+    if graph.tensors[norm.output].shape != graph.tensors[x].shape or not only_readers(sq.output, {i + 1}):
         return None
+    if sq.op == "ABS":
+        mul = steps[i + 2]
+        if mul.kernel != "tc_mul_s8" or set(mul.inputs) != {x, norm.output}:
+            return None
+        return ((sq, norm, mul), 3) if only_readers(norm.output, {i + 2}) else None
+    if i + 3 >= len(steps):
+        return None
+    rs, mul = steps[i + 2 : i + 4]
     if rs.op != "RSQRT" or rs.inputs != (norm.output,) or mul.kernel != "tc_mul_s8":
         return None
-    if not only_readers(sq.output, {i + 1}) or not only_readers(rs.output, {i + 3}):
+    if not only_readers(rs.output, {i + 3}):
         return None
     if set(mul.inputs) == {x, rs.output} and only_readers(norm.output, {i + 2}):
         return (sq, norm, rs, mul), 4

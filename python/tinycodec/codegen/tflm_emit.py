@@ -23,6 +23,7 @@ from .reader import read_tflite
 
 # builtin op name -> tflite::MicroMutableOpResolver method (tensorflow/lite/micro/micro_mutable_op_resolver.h)
 OP_METHODS = {
+    "ABS": "AddAbs",
     "ADD": "AddAdd",
     "AVERAGE_POOL_2D": "AddAveragePool2D",
     "CONCATENATION": "AddConcatenation",
