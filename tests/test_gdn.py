@@ -356,12 +356,13 @@ def test_norm_max_is_the_int8_grid_of_the_norm() -> None:
         ModelConfig(gdn_norm_max=(1.0, 1.0, 1.0))  # a ReLU model
 
 
-def _tiny_gdn_pair(tile: int = 32, preset: str = "tc-v3-gdn"):
+def _tiny_gdn_pair(tile: int = 32, preset: str = "tc-v3-gdn", tail: float = 0.0):
     """A small GDN encoder + IGDN decoder from model.py (the preset's layout with 8 hidden / 6 latent channels,
     random nonnegative gamma), exported as export does it: _convert (exact calibration) + pin_encoder /
-    pin_decoder."""
+    pin_decoder; tail > 0: the decoder's hidden ranges clipped to quantiles as export does for GDN models (returned
+    as the third item, else None)."""
     from tinycodec.config import PRESETS
-    from tinycodec.export import _convert, pin_decoder, pin_encoder
+    from tinycodec.export import _convert, clip_decoder_ranges, pin_decoder, pin_encoder
     from tinycodec.model import GDN as GDNLayer
     from tinycodec.model import build_decoder, build_encoder
     from tinycodec.tfenv import tf_keras
@@ -387,9 +388,13 @@ def _tiny_gdn_pair(tile: int = 32, preset: str = "tc-v3-gdn"):
     e = _convert(enc, cal)
     pin_encoder(e)
     lat_shape = tuple(int(d) for d in dec.input.shape[1:])
-    d = _convert(dec, [rng.integers(-6, 7, lat_shape).astype(np.float32) for _ in range(8)])
+    lat = [rng.integers(-6, 7, lat_shape).astype(np.float32) for _ in range(8)]
+    ranges = None
+    if tail:
+        dec, ranges = clip_decoder_ranges(dec, cfg, tile, lat, tail)
+    d = _convert(dec, lat)
     pin_decoder(d)
-    return bytes(e), bytes(d)
+    return bytes(e), bytes(d), ranges
 
 
 @pytest.mark.slow
@@ -403,7 +408,7 @@ def test_gdn_codec_pair_is_bit_exact_on_gen(tmp_path: Path, preset: str) -> None
     from tinycodec.config import PRESETS
 
     cfg = PRESETS[preset]
-    e, d = _tiny_gdn_pair(preset=preset)
+    e, d, ranges = _tiny_gdn_pair(preset=preset, tail=1e-2 if preset == "tc-v4" else 0.0)
     assert op_names(load_model(e)) == ["CONV_2D", "MUL", "CONV_2D", "RSQRT", "MUL"] * 3 + ["CONV_2D"]
     inverse = ["ABS", "CONV_2D", "MUL"] if cfg.inverse_gdn == "abs" else ["MUL", "CONV_2D", "RSQRT", "MUL", "MUL"]
     assert op_names(load_model(d)) == ["TRANSPOSE_CONV", *inverse] * 3 + ["TRANSPOSE_CONV"]
@@ -411,6 +416,12 @@ def test_gdn_codec_pair_is_bit_exact_on_gen(tmp_path: Path, preset: str) -> None
     norms = [g.tensors[op.inputs[0]] for op in g.ops if op.code == "RSQRT"]
     for t, top in zip(norms, cfg.gdn_norm_max, strict=True) if cfg.gdn_norm_max else ():
         assert t.zero_point == -128 and abs(t.scale * 255 - top) < 1e-4 * top, (t.scale, top)
+    if ranges is not None:  # the clipped decoder ranges are the int8 ranges of the TRANSPOSE_CONV / MUL outputs
+        g = read_tflite(d, "d")
+        outs = [g.tensors[op.outputs[0]] for op in g.ops if op.code in ("TRANSPOSE_CONV", "MUL")][:-1]
+        assert list(ranges) == ["dec0", "igdn0", "dec1", "igdn1", "dec2", "igdn2"]
+        for t, (lo, hi) in zip(outs, ranges.values(), strict=True):
+            assert lo < 0 < hi and abs(t.scale * 255 - (hi - lo)) < 1e-3 * (hi - lo), (t.scale, lo, hi)
     for data in (e, d):
         g = read_tflite(data, "m")
         assert {t.dtype for t in g.tensors} <= {"int8", "int32"}

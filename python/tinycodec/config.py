@@ -178,3 +178,6 @@ class ExportConfig:
     tail_mass: float = 1e-9
     calib_tiles: int = 256
     qat_steps: int = 0  # > 0: quantization-aware fine-tuning (tfmot) per level before conversion
+    # GDN models: the int8 range of each decoder TRANSPOSE_CONV / inverse GDN output is its [tail, 1 - tail] quantile
+    # range over the calibration latents (0 included), not min / max (export.clip_decoder_ranges); 0: min / max
+    dec_range_tail: float = 3e-5

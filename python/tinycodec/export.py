@@ -176,6 +176,25 @@ def fold_level(codec, mcfg: ModelConfig, tile: int | None, level: int):
     return enc, dec
 
 
+def clip_decoder_ranges(dec, mcfg: ModelConfig, tile: int, lat: list[np.ndarray], tail: float):
+    """(A copy of the float decoder whose hidden TRANSPOSE_CONV / inverse GDN outputs have the int8 range of their
+    [tail, 1 - tail] quantiles over the calibration latents (0 included) instead of min / max, those ranges by layer
+    name). On a GDN decoder
+    the rare extremes set coarse steps, most of all at the last inverse GDN's output (the RGB layer's input).
+    Measured on tc-v4 (session 8, q4, val tiles, float model with one tensor on its int8 grid): that tensor costs
+    -0.14 dB with min / max, -0.05 dB at tail 3e-5; all six ~-0.25 -> ~-0.12 dB."""
+    names = [layer.name for layer in dec.layers if layer.name.startswith(("dec", "igdn"))][:-1]  # not the RGB output
+    probe = tf_keras.Model(dec.input, [dec.get_layer(n).output for n in names])
+    outs = probe.predict(np.stack(lat), batch_size=32, verbose=0)
+    ranges = {}
+    for n, v in zip(names, outs, strict=True):
+        lo, hi = np.quantile(v, [tail, 1 - tail])
+        ranges[n] = (min(float(lo), 0.0), max(float(hi), 0.0))
+    pinned = build_decoder(mcfg, tile, ranges=ranges)
+    pinned.set_weights(dec.get_weights())
+    return pinned, ranges
+
+
 def calibration_tiles(data_dir: Path, tile: int, n: int, seed: int = 7) -> list[np.ndarray]:
     """Random tiles from the *training* set (never Kodak), with pure black and white pixels included."""
     imgs = load_folder(data_dir / "train")
@@ -255,6 +274,8 @@ def export_bundle(
         lat = [oracle.run(np.round(t * 255) - 128).astype(np.float32)[0] for t in calib]
         ref = np.round(enc_i8.predict(np.stack(calib), batch_size=32, verbose=0))  # what the int8 model approximates
         agree[f"q{q}"] = float(np.mean(np.stack(lat) == np.clip(ref, -128, 127)))
+        if mcfg.activation == "gdn" and ecfg.dec_range_tail > 0:
+            dec_i8, _ = clip_decoder_ranges(dec_i8, mcfg, ecfg.tile, lat, ecfg.dec_range_tail)
         dec_b = _convert(dec_i8, lat)
         pin_decoder(dec_b)
         for role, m, b in (("encoder", enc, enc_b), ("decoder", dec, dec_b)):

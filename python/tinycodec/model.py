@@ -145,8 +145,23 @@ def build_encoder(
 
 
 def build_decoder(
-    cfg: ModelConfig, tile: int | None = None, name: str = "decoder", policy: str | None = None
+    cfg: ModelConfig,
+    tile: int | None = None,
+    name: str = "decoder",
+    policy: str | None = None,
+    ranges: dict[str, tuple[float, float]] | None = None,
 ) -> tf_keras.Model:
+    """ranges (export): layer name -> (lo, hi) with lo <= 0 <= hi: that layer's output is clamped and rounded to the
+    8-bit grid of [lo, hi] (a FakeQuant op, whose range the int8 converter takes for the tensor); no weights."""
+    ranges = ranges or {}
+
+    def pinned(x: tf.Tensor, layer: str) -> tf.Tensor:
+        if layer not in ranges:
+            return x
+        lo, hi = (float(v) for v in ranges[layer])
+        fq = lambda t: tf.quantization.fake_quant_with_min_max_args(t, lo, hi, 8)  # noqa: E731
+        return layers.Lambda(fq, name=f"{layer}_range")(x)
+
     lat = None if tile is None else tile // cfg.stride
     x = inp = layers.Input((lat, lat, cfg.latent_channels), batch_size=1 if tile else None, name="latent")
     chans = (*cfg.dec_channels, 3)
@@ -160,8 +175,10 @@ def build_decoder(
         else:
             x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{i}", **kw)(x)
             x = layers.Conv2D(c, k, padding="same", activation=act, name=f"dec{i}", **kw)(x)
+        x = pinned(x, f"dec{i}")
         if gdn and not last:
             x = GDN(inverse=True, simplified=cfg.inverse_gdn == "abs", name=f"igdn{i}", **kw)(x)
+            x = pinned(x, f"igdn{i}")
     return tf_keras.Model(inp, x, name=name)
 
 
