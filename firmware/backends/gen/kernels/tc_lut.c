@@ -3,7 +3,8 @@
 
 void tc_lut_s8(const tc_lut_params_t *p, const int8_t *in, int8_t *out) {
   const int8_t *t = p->table + 128;
-  for (int32_t i = 0; i < p->size; ++i) {
+  const int32_t n = p->size; /* a local: the int8 stores may alias *p */
+  for (int32_t i = 0; i < n; ++i) {
     out[i] = t[in[i]];
   }
 }
