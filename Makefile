@@ -5,8 +5,14 @@ PY := $(VENV)/bin/python
 TC := $(VENV)/bin/tinycodec
 PIO := $(VENV)/bin/pio
 BOARD ?= qemu
-MODEL ?= models/tc-v3
-PRESET ?= tc-v3
+MODEL ?= models/tc-v4
+# the NUCLEO-H743ZI's tflm env keeps tc-v3 unless MODEL is given: tc-v4's TFLM arena (616,448 B with the lean
+# TRANSPOSE_CONV; GDN keeps three 64x64x44 tensors alive and TFLM runs no op in place) exceeds the 512 KB AXI SRAM.
+# Its gen env (nucleo-h743zi-gen) runs tc-v4 in 67,584 B (encoder, banded) / 225,280 B (decoder) of activations.
+ifeq ($(BOARD)$(origin MODEL),nucleo-h743zifile)
+MODEL := models/tc-v3
+endif
+PRESET ?= tc-v4
 HOURS ?= 2
 QUALITY ?= 2
 IMAGES ?= 1

@@ -222,6 +222,17 @@ def _set_io_quant(in_scale: float, in_zp: int, out_scale: float, out_zp: int):
     return fn
 
 
+def _unary_op_model(spec: Spec, code: str, quant):  # noqa: ANN001, ANN202
+    """The one-op model of spec, its input / output quantization replaced by quant (None: the converter's) ->
+    (flatbuffer, input tensor, output tensor)."""
+    data = convert(spec)
+    if quant is not None:
+        data = mutate_tflite(data, _set_io_quant(*quant))
+    g = read_tflite(data, code.lower())
+    assert [op.code for op in g.ops] == [code]
+    return data, g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]
+
+
 # (input scale, input zero point, output scale, output zero point): the converter's own choice, GDN-like norms
 # (n in [beta, ...], zp -128), outputs with offsets, multipliers > 1 and < 2^-31 (a saturated table), zero points
 # above -128 (only inputs >= the zero point are valid: TFLite and TFLM refuse the rest)
@@ -241,12 +252,7 @@ RSQRT_QUANT = (
 def test_rsqrt_table_equals_builtin_ref_on_all_inputs(tmp_path: Path, quant) -> None:
     """ops.rsqrt_table == BUILTIN_REF == TFLM == the generated C (tc_lut_s8) on every int8 input the kernels
     accept (all 256 when the input zero point is -128)."""
-    data = convert(RSQRT)
-    if quant is not None:
-        data = mutate_tflite(data, _set_io_quant(*quant))
-    g = read_tflite(data, "rsqrt")
-    assert [op.code for op in g.ops] == ["RSQRT"]
-    ti, to = g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]
+    data, ti, to = _unary_op_model(RSQRT, "RSQRT", quant)
     table = rsqrt_table(ti.scale, ti.zero_point, to.scale, to.zero_point)
     valid = np.arange(ti.zero_point, 128)
     x = np.full(256, ti.zero_point, dtype=np.int8)
@@ -281,12 +287,7 @@ def test_abs_table_equals_builtin_ref_on_all_inputs(tmp_path: Path, quant) -> No
     """ops.abs_table == BUILTIN_REF == TFLM == the generated C (tc_lut_s8) on all 256 int8 inputs."""
     from tinycodec.codegen.ops import abs_table
 
-    data = convert(ABS)
-    if quant is not None:
-        data = mutate_tflite(data, _set_io_quant(*quant))
-    g = read_tflite(data, "abs")
-    assert [op.code for op in g.ops] == ["ABS"]
-    ti, to = g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]
+    data, ti, to = _unary_op_model(ABS, "ABS", quant)
     x = np.arange(-128, 128, dtype=np.int8).reshape(1, 16, 16, 1)
     ref = run_litert_ref(data, x).reshape(-1)
     np.testing.assert_array_equal(run_tflm(data, x).reshape(-1), ref, err_msg="TFLM != BUILTIN_REF")

@@ -8,7 +8,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = (REPO_ROOT / ".." / "shared" / "data").resolve()
 # the shipped model bundle: the default of every verb, the Makefile's MODEL (tests/test_cli.py checks they agree)
-DEFAULT_MODEL = REPO_ROOT / "models" / "tc-v3"
+DEFAULT_MODEL = REPO_ROOT / "models" / "tc-v4"
 
 
 @dataclass(frozen=True)
