@@ -95,9 +95,10 @@ def _add_train(sub) -> None:
         "--preset",
         choices=sorted(RECIPES),
         default="tc-small",
-        help="tc-small: the shipped v1 codec; tc-v2: transposed-conv decoder, 128² tiles, 6 qualities; "
+        help="tc-small: the v1 codec (64² tiles); tc-v2: transposed-conv decoder, 128² tiles, 6 qualities; "
         "tc-v3: tc-v2's layout with 48 hidden / 120 latent channels; tc-v3-gdn: the same with GDN / inverse GDN "
-        "and 44 hidden channels (ladder rung b; its inverse GDN does not survive int8 yet); "
+        "and 44 hidden channels (its square-root inverse GDN does not survive int8); tc-v3-gdn-abs: with the "
+        "simplified inverse GDN; tc-v4 (shipped): tc-v3-gdn-abs with the encoder GDN norms on a pinned int8 grid; "
         "seed-unet: the student report's U-Net baseline (MAE, skips)",
     )
     p.add_argument("--hours", type=float, default=None, help="wall-clock budget of this run (stops with a checkpoint)")
