@@ -13,6 +13,7 @@ TYPE_NAMES = type_names()
 # ops every backend runs (gen kernels, the tflm resolver); MUL and RSQRT: GDN / inverse GDN (tests/test_gdn.py)
 ALLOWED = {
     "CONV_2D", "RESIZE_NEAREST_NEIGHBOR", "DEPTHWISE_CONV_2D", "ADD", "CONCATENATION", "TRANSPOSE_CONV", "MUL", "RSQRT",
+    "ABS",
 }  # fmt: skip
 
 
