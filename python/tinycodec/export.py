@@ -179,8 +179,8 @@ def fold_level(codec, mcfg: ModelConfig, tile: int | None, level: int):
 def clip_decoder_ranges(dec, mcfg: ModelConfig, tile: int, lat: list[np.ndarray], tail: float):
     """(A copy of the float decoder whose hidden TRANSPOSE_CONV / inverse GDN outputs have the int8 range of their
     [tail, 1 - tail] quantiles over the calibration latents (0 included) instead of min / max, those ranges by layer
-    name). On a GDN decoder
-    the rare extremes set coarse steps, most of all at the last inverse GDN's output (the RGB layer's input).
+    name). On a GDN decoder the rare extremes set coarse steps, most of all at the last inverse GDN's output (the
+    RGB layer's input).
     Measured on tc-v4 (session 8, q4, val tiles, float model with one tensor on its int8 grid): that tensor costs
     -0.14 dB with min / max, -0.05 dB at tail 3e-5; all six ~-0.25 -> ~-0.12 dB."""
     names = [layer.name for layer in dec.layers if layer.name.startswith(("dec", "igdn"))][:-1]  # not the RGB output

@@ -30,6 +30,14 @@ def _lower_bound(x: tf.Tensor, bound: tf.Tensor):
     return tf.maximum(x, bound), grad
 
 
+def int8_grid(x: tf.Tensor, lo: float, hi: float) -> tf.Tensor:
+    """x clamped to [lo, hi] (lo <= 0 <= hi) and rounded to its 8-bit grid, a straight-through gradient inside: what
+    int8 does to a tensor whose range is pinned to [lo, hi]. Computed in float32 (FakeQuant), returned in x's dtype;
+    the int8 converter takes the op's range for the tensor."""
+    q = tf.quantization.fake_quant_with_min_max_args(tf.cast(x, tf.float32), float(lo), float(hi), 8)
+    return tf.cast(q, x.dtype)
+
+
 class GDN(tf_keras.layers.Layer):
     """Generalized divisive normalization over channels: y_i = x_i * rsqrt(beta_i + sum_j gamma_ij x_j^2);
     inverse=True (the decoder's IGDN): y_i = x_i * sqrt(beta_i + sum_j gamma_ij x_j^2).
@@ -103,8 +111,7 @@ class GDN(tf_keras.layers.Layer):
         norm = tf.nn.conv2d(mag, tf.transpose(self.gamma)[None, None], strides=1, padding="VALID")
         norm = tf.nn.bias_add(norm, self.beta)
         if self.norm_max is not None:
-            q = tf.quantization.fake_quant_with_min_max_args(tf.cast(norm, tf.float32), 0.0, self.norm_max, 8)
-            norm = tf.cast(q, norm.dtype)
+            norm = int8_grid(norm, 0.0, self.norm_max)
         if self.simplified:
             return x * norm
         if self.inverse:
@@ -151,16 +158,15 @@ def build_decoder(
     policy: str | None = None,
     ranges: dict[str, tuple[float, float]] | None = None,
 ) -> tf_keras.Model:
-    """ranges (export): layer name -> (lo, hi) with lo <= 0 <= hi: that layer's output is clamped and rounded to the
-    8-bit grid of [lo, hi] (a FakeQuant op, whose range the int8 converter takes for the tensor); no weights."""
+    """ranges (export): layer name -> (lo, hi) with lo <= 0 <= hi: that layer's output goes through int8_grid (its
+    int8 range pinned to [lo, hi]); no weights."""
     ranges = ranges or {}
 
     def pinned(x: tf.Tensor, layer: str) -> tf.Tensor:
         if layer not in ranges:
             return x
-        lo, hi = (float(v) for v in ranges[layer])
-        fq = lambda t: tf.quantization.fake_quant_with_min_max_args(t, lo, hi, 8)  # noqa: E731
-        return layers.Lambda(fq, name=f"{layer}_range")(x)
+        lo, hi = ranges[layer]
+        return layers.Lambda(lambda t: int8_grid(t, lo, hi), name=f"{layer}_range")(x)
 
     lat = None if tile is None else tile // cfg.stride
     x = inp = layers.Input((lat, lat, cfg.latent_channels), batch_size=1 if tile else None, name="latent")
