@@ -87,9 +87,9 @@ _TC_V2 = ModelConfig(
 PRESETS: dict[str, ModelConfig] = {
     "tc-small": ModelConfig(),
     "tc-v2": _TC_V2,
-    # tc-v3 (shipped): issue 10's ladder rung d (models/tc-v2/HISTORY.md): tc-v2's layout with hidden 48 / latent 120
-    # channels (same parameters, 20 % fewer MACs); trained long it beat tc-v2 on val by BD-rate -5.4 % (int8, real
-    # bytes), +0.05 dB at 0.15 bpp to +0.54 at 0.9 (models/tc-v3/HISTORY.md).
+    # tc-v3 (shipped in sessions 6-7, tc-v4 since): issue 10's ladder rung d (models/tc-v2/HISTORY.md): tc-v2's
+    # layout with hidden 48 / latent 120 channels (same parameters, 20 % fewer MACs); trained long it beat tc-v2 on
+    # val by BD-rate -5.4 % (int8, real bytes), +0.05 dB at 0.15 bpp to +0.54 at 0.9 (models/tc-v3/HISTORY.md).
     "tc-v3": replace(_TC_V2, name="tc-v3", enc_channels=(48, 48, 48), latent_channels=120, dec_channels=(48, 48, 48)),
     # tc-v3-gdn: issue 10's rung b on tc-v3's shape: GDN / inverse GDN instead of ReLU (model.GDN; int8 MUL, CONV_2D
     # 1x1, RSQRT, MUL). Hidden 44, not 48, for the 220,000 B int8 budget per quality: 203,112 B (random weights,

@@ -257,9 +257,10 @@ def _gdn_rows(u: ModelUnit, s: Step, ref, rows: tuple[str, str], bases: tuple[st
     simplified inverse), b = the norm n, then r (GDN) or s (inverse) over it in place."""
     row = _row_bytes(u, s)
     (sq, _, _), (norm, _, _) = s.rings
-    # band[2] is the RSQRT / sqrt table over b in place; in the simplified inverse (three members) it is MUL(x, n)
-    # itself, whose output is s.output: the later key maps it to yr
-    buf = {sq: "a", norm: "b", s.band[2].output: "b", s.inputs[0]: "xr", s.output: "yr"}
+    buf = {sq: "a", norm: "b", s.inputs[0]: "xr"}
+    if len(s.band) == 4:  # the RSQRT / sqrt table over b in place (the simplified inverse has none)
+        buf[s.band[2].output] = "b"
+    buf[s.output] = "yr"
     lines = [
         f"{ind}int8_t *const a = {ref(sq)};",
         f"{ind}int8_t *const b = {ref(norm)};",
